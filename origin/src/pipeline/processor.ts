@@ -1,0 +1,125 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { loadErasureModuleFromDisk } from '../../../wasm/src/node.ts';
+import { SegmentCoder, type SegmentJob, type SegmentResult } from './segment.ts';
+import type { WorkerReply } from './segment-worker.ts';
+
+/** Runs segment jobs: in this thread, or on a pool of worker threads. Results come back per job, in any order. */
+export interface SegmentProcessor {
+  /** Jobs this processor works on at the same time; callers keep about this many in flight. */
+  readonly parallelism: number;
+  process(job: SegmentJob, signal?: AbortSignal): Promise<SegmentResult>;
+  close(): Promise<void>;
+}
+
+export interface SegmentProcessorOptions {
+  /**
+   * Worker threads. 0 runs everything in the calling thread (no start-up cost: best for a single segment).
+   * @default os.availableParallelism()
+   */
+  threads?: number;
+}
+
+export async function createSegmentProcessor(options: SegmentProcessorOptions = {}): Promise<SegmentProcessor> {
+  const threads = options.threads ?? availableParallelism();
+  if (!Number.isInteger(threads) || threads < 0) throw new RangeError('threads must be a non-negative integer');
+  if (threads === 0) return new InlineProcessor(new SegmentCoder((await loadErasureModuleFromDisk()).createCodec()));
+  return new SegmentWorkerPool(threads);
+}
+
+class InlineProcessor implements SegmentProcessor {
+  readonly parallelism = 1;
+  readonly #coder: SegmentCoder;
+  constructor(coder: SegmentCoder) {
+    this.#coder = coder;
+  }
+  async process(job: SegmentJob, signal?: AbortSignal): Promise<SegmentResult> {
+    signal?.throwIfAborted();
+    return this.#coder.process(job);
+  }
+  async close(): Promise<void> {
+    this.#coder.close();
+  }
+}
+
+interface Pending {
+  id: number;
+  job: SegmentJob;
+  resolve: (r: SegmentResult) => void;
+  reject: (e: Error) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * A fixed pool of worker threads, each with its own WASM codec. Segment buffers are transferred, not copied, to the
+ * worker and back. A job aborted while queued never starts; a job already running finishes in its thread (a segment
+ * takes tens of milliseconds) and its result is dropped.
+ */
+export class SegmentWorkerPool implements SegmentProcessor {
+  readonly parallelism: number;
+  readonly #idle: Worker[] = [];
+  readonly #all: Worker[] = [];
+  readonly #queue: Pending[] = [];
+  readonly #running = new Map<Worker, Pending>();
+  #nextId = 0;
+  #closed = false;
+
+  constructor(threads: number) {
+    this.parallelism = threads;
+    for (let i = 0; i < threads; i++) {
+      const worker = new Worker(new URL('./segment-worker.ts', import.meta.url));
+      worker.on('message', (reply: WorkerReply) => this.#onReply(worker, reply));
+      worker.on('error', (err) => this.#onCrash(worker, err));
+      this.#all.push(worker);
+      this.#idle.push(worker);
+    }
+  }
+
+  process(job: SegmentJob, signal?: AbortSignal): Promise<SegmentResult> {
+    if (this.#closed) return Promise.reject(new Error('segment processor is closed'));
+    signal?.throwIfAborted();
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ id: this.#nextId++, job, resolve, reject, signal });
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    while (this.#idle.length > 0 && this.#queue.length > 0) {
+      const pending = this.#queue.shift()!;
+      if (pending.signal?.aborted) {
+        pending.reject(pending.signal.reason);
+        continue;
+      }
+      const worker = this.#idle.pop()!;
+      this.#running.set(worker, pending);
+      worker.postMessage({ id: pending.id, job: pending.job }, [pending.job.buffer.buffer as ArrayBuffer]);
+    }
+  }
+
+  #onReply(worker: Worker, reply: WorkerReply): void {
+    const pending = this.#running.get(worker);
+    this.#running.delete(worker);
+    this.#idle.push(worker);
+    if (pending && pending.id === reply.id) {
+      if (reply.ok) pending.resolve(reply.result);
+      else pending.reject(Object.assign(new Error(reply.error.message), { name: reply.error.name }));
+    }
+    this.#pump();
+  }
+
+  #onCrash(worker: Worker, err: Error): void {
+    const pending = this.#running.get(worker);
+    this.#running.delete(worker);
+    pending?.reject(err);
+    // A crashed worker is not replaced: fail the rest rather than spin.
+    for (const p of this.#queue.splice(0)) p.reject(err);
+    this.#closed = true;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const p of this.#queue.splice(0)) p.reject(new Error('segment processor closed'));
+    await Promise.all(this.#all.map((w) => w.terminate()));
+  }
+}
