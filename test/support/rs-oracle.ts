@@ -30,7 +30,7 @@ export async function oracleSegmentDigest(segment: Uint8Array): Promise<{ hash: 
 
 /** Merkle root as the CESS SDK builds it, restated independently of origin/src/pipeline/merkle.ts. */
 export function oracleFid(segmentHashes: string[]): string {
-  let level = segmentHashes.map((h) => Buffer.from(h, 'hex'));
+  let level: Buffer[] = segmentHashes.map((h) => Buffer.from(h, 'hex'));
   if (level.length === 1) level = [level[0], level[0]];
   while (level.length > 1) {
     const next: Buffer[] = [];

@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import { signHeaders, type MessageSigner } from '../auth/signed-message.ts';
+
+/**
+ * The gateway side of the CESS storage-node fragment protocol (what CESS miners speak since 2024-09):
+ * `PUT {endpoint}/fragment` with multipart field `file` and `GET {endpoint}/fragment`, headers `Fid`, `Fragment`
+ * and the gateway's signature (`Account`, `Message` = expiry in unix seconds, `Signature`).
+ */
+export class FragmentTransferError extends Error {
+  override name = 'FragmentTransferError';
+  /** HTTP status, when the node answered. */
+  readonly status?: number;
+  constructor(message: string, status?: number, options?: ErrorOptions) {
+    super(message, options);
+    this.status = status;
+  }
+  /** A refusal that will not change on retry to the same node (bad hash, not declared, not a gateway). */
+  get permanent(): boolean {
+    return this.status === 400 || this.status === 403;
+  }
+}
+
+export interface FragmentRef {
+  fid: string;
+  hash: string;
+}
+
+export interface FragmentClientOptions {
+  signer: MessageSigner;
+  /** Per-request time limit in ms. @default 60000 */
+  timeoutMs?: number;
+}
+
+export class FragmentClient {
+  readonly #signer: MessageSigner;
+  readonly #timeoutMs: number;
+
+  constructor(options: FragmentClientOptions) {
+    this.#signer = options.signer;
+    this.#timeoutMs = options.timeoutMs ?? 60_000;
+  }
+
+  /** Sends one fragment. `bytes` is read, never kept. */
+  async put(endpoint: string, ref: FragmentRef, bytes: Uint8Array, signal?: AbortSignal): Promise<void> {
+    const boundary = `deoss${randomBytes(12).toString('hex')}`;
+    const head = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${ref.hash}"\r\n` +
+        'Content-Type: application/octet-stream\r\n\r\n',
+    );
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+    // A stream over the three pieces: the fragment itself is not copied into a request buffer.
+    const pieces = [head, bytes, tail];
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const next = pieces.shift();
+        if (next) controller.enqueue(next);
+        else controller.close();
+      },
+    });
+    const res = await this.#fetch(endpoint, 'PUT', ref, signal, {
+      body,
+      duplex: 'half',
+      headers: {
+        'Content-Type': `multipart/form-data; boundary=${boundary}`,
+        'Content-Length': String(head.length + bytes.length + tail.length),
+      },
+    });
+    const text = await res.text();
+    let code: unknown;
+    try {
+      code = JSON.parse(text).code;
+    } catch {
+      /* not JSON */
+    }
+    if (res.status !== 200 || code !== 200) {
+      throw new FragmentTransferError(`${endpoint} refused fragment ${ref.hash.slice(0, 12)}: ${res.status} ${text.slice(0, 200)}`, res.status);
+    }
+  }
+
+  /** Fetches a fragment (or the inclusive byte range of it) as a stream. */
+  async get(endpoint: string, ref: FragmentRef, options: { range?: { start: number; end: number }; signal?: AbortSignal } = {}) {
+    const headers: Record<string, string> = {};
+    if (options.range) headers.Range = `bytes=${options.range.start}-${options.range.end}`;
+    const res = await this.#fetch(endpoint, 'GET', ref, options.signal, { headers });
+    if (res.status !== 200 && res.status !== 206) {
+      const text = await res.text().catch(() => '');
+      throw new FragmentTransferError(`${endpoint} could not serve fragment ${ref.hash.slice(0, 12)}: ${res.status} ${text.slice(0, 200)}`, res.status);
+    }
+    if (!res.body) throw new FragmentTransferError(`${endpoint} sent no body`, res.status);
+    return res.body;
+  }
+
+  async #fetch(endpoint: string, method: string, ref: FragmentRef, signal: AbortSignal | undefined, init: RequestInit & { duplex?: 'half' }) {
+    const url = `${endpoint.includes('://') ? endpoint : `http://${endpoint}`}`.replace(/\/+$/, '') + '/fragment';
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    try {
+      return await fetch(url, {
+        ...init,
+        method,
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        headers: { ...(init.headers as Record<string, string>), Fid: ref.fid, Fragment: ref.hash, ...signHeaders(this.#signer) },
+      });
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      throw new FragmentTransferError(`${url}: ${(err as Error).message}`, undefined, { cause: err });
+    }
+  }
+}
