@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ReedSolomonErasure } from '@digitaldefiance/reed-solomon-erasure.wasm';
+import { loadOracle } from '../../wasm/src/test-support.ts';
 
 /**
  * Test oracle: an independent klauspost/Backblaze-compatible Reed-Solomon (Rust, compiled to WASM by others) and a
@@ -8,18 +9,13 @@ import { ReedSolomonErasure } from '@digitaldefiance/reed-solomon-erasure.wasm';
 const SEGMENT = 32 * 1024 * 1024;
 const FRAGMENT = SEGMENT / 4;
 
-let oracle: Promise<ReedSolomonErasure> | undefined;
-export function rsOracle(): Promise<ReedSolomonErasure> {
-  oracle ??= ReedSolomonErasure.fromCurrentDirectory();
-  return oracle;
-}
 
 export const sha256Hex = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** Segment and fragment hashes of one stored 32 MiB segment, parity from the oracle. */
 export async function oracleSegmentDigest(segment: Uint8Array): Promise<{ hash: string; fragments: string[] }> {
   if (segment.length !== SEGMENT) throw new Error('oracle expects a whole segment');
-  const rs = await rsOracle();
+  const rs = loadOracle();
   const shards = new Uint8Array(FRAGMENT * 12);
   shards.set(segment);
   const result = rs.encode(shards, 4, 8);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oracleFileDigest, oracleSegmentDigest, sha256Hex } from '../../../test/support/rs-oracle.ts';
+import type { ReedSolomon } from '../../../wasm/src/erasure.ts';
 import { loadErasureModuleFromDisk } from '../../../wasm/src/node.ts';
 import { decryptSegment, plaintextCapacity, prepareDecryption, type CipherSpec } from './cipher.ts';
 import { FRAGMENT_SIZE, SEGMENT_SIZE, ZERO_FRAGMENT_HASH } from './constants.ts';
@@ -117,7 +118,6 @@ describe('encrypted pipeline round trips', () => {
     });
     expect(d.size).toBe(size);
     expect(d.segments).toHaveLength(3);
-    const codec = (await loadErasureModuleFromDisk()).createCodec();
     const params = await prepareDecryption(spec, stored[0]);
     const out: Buffer[] = [];
     for (const [i, segment] of stored.entries()) {
@@ -138,8 +138,12 @@ describe('encrypted pipeline round trips', () => {
   });
 });
 
+let codec: ReedSolomon;
+beforeAll(async () => {
+  codec = (await loadErasureModuleFromDisk()).createCodec();
+});
+
 async function encodeParity(segment: Uint8Array): Promise<Uint8Array[]> {
-  const codec = (await loadErasureModuleFromDisk()).createCodec();
   const shards = Array.from({ length: 12 }, (_, i) =>
     i < 4 ? segment.slice(i * FRAGMENT_SIZE, (i + 1) * FRAGMENT_SIZE) : new Uint8Array(FRAGMENT_SIZE),
   );

@@ -2,6 +2,7 @@ import { plaintextCapacity, prepareEncryption, type CipherParams, type CipherSpe
 import { SEGMENT_SIZE } from './constants.ts';
 import { fidFromSegmentHashes } from './merkle.ts';
 import type { SegmentProcessor } from './processor.ts';
+import type { SegmentBufferCache } from './segment-buffers.ts';
 import type { SegmentDigest, SegmentResult } from './segment.ts';
 import { readFull, type ByteSource } from './source.ts';
 
@@ -43,7 +44,7 @@ export async function digestStream(source: ByteSource, options: PipelineOptions)
   const cipher: CipherParams = isParams(options.cipher) ? options.cipher : await prepareEncryption(options.cipher ?? { kind: 'none' });
   const abort = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
-  const pool = new BufferPool(processor.parallelism + 2);
+  const pool = new BufferPool(processor.parallelism + 2, processor.buffers);
   const segments: SegmentDigest[] = [];
   let size = 0;
   let failure: unknown;
@@ -102,6 +103,8 @@ export async function digestStream(source: ByteSource, options: PipelineOptions)
     abort.abort(err);
     await ordered.catch(() => {});
     throw failure ?? err;
+  } finally {
+    pool.drain();
   }
   if (failure) throw failure;
   return { fid: fidFromSegmentHashes(segments.map((s) => s.hash)), size, segments };
@@ -111,23 +114,25 @@ function isParams(c: CipherSpec | CipherParams | undefined): c is CipherParams {
   return !!c && (c.kind === 'none' || 'header' in c || 'iv' in c);
 }
 
-/** A bounded set of SEGMENT_SIZE buffers; acquire waits while all are out. Buffers are allocated lazily. */
+/** At most `limit` buffers out for one stream; acquire waits while all are out. Buffers come from a shared cache. */
 class BufferPool {
   readonly #free: Uint8Array[] = [];
   readonly #waiters: ((b: Uint8Array) => void)[] = [];
   readonly #limit: number;
-  #created = 0;
-  constructor(limit: number) {
+  readonly #cache: SegmentBufferCache;
+  #out = 0;
+  constructor(limit: number, cache: SegmentBufferCache) {
     this.#limit = limit;
+    this.#cache = cache;
   }
 
   async acquire(signal: AbortSignal): Promise<Uint8Array> {
     signal.throwIfAborted();
     const free = this.#free.pop();
     if (free) return free;
-    if (this.#created < this.#limit) {
-      this.#created++;
-      return new Uint8Array(new ArrayBuffer(SEGMENT_SIZE));
+    if (this.#out < this.#limit) {
+      this.#out++;
+      return this.#cache.take();
     }
     return new Promise((resolve, reject) => {
       const onAbort = () => reject(signal.reason);
@@ -143,5 +148,10 @@ class BufferPool {
     const waiter = this.#waiters.shift();
     if (waiter) waiter(buffer);
     else this.#free.push(buffer);
+  }
+
+  /** Returns the idle buffers to the shared cache at the end of the stream. */
+  drain(): void {
+    for (const b of this.#free.splice(0)) this.#cache.give(b);
   }
 }

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { loadErasureModuleFromDisk } from '../../../wasm/src/node.ts';
+import { SegmentBufferCache } from './segment-buffers.ts';
 import { SegmentCoder, type SegmentJob, type SegmentResult } from './segment.ts';
 import type { WorkerReply } from './segment-worker.ts';
 
@@ -8,6 +9,8 @@ import type { WorkerReply } from './segment-worker.ts';
 export interface SegmentProcessor {
   /** Jobs this processor works on at the same time; callers keep about this many in flight. */
   readonly parallelism: number;
+  /** Segment buffers shared by every stream this processor serves. */
+  readonly buffers: SegmentBufferCache;
   process(job: SegmentJob, signal?: AbortSignal): Promise<SegmentResult>;
   close(): Promise<void>;
 }
@@ -29,6 +32,7 @@ export async function createSegmentProcessor(options: SegmentProcessorOptions = 
 
 class InlineProcessor implements SegmentProcessor {
   readonly parallelism = 1;
+  readonly buffers = new SegmentBufferCache(3);
   readonly #coder: SegmentCoder;
   constructor(coder: SegmentCoder) {
     this.#coder = coder;
@@ -64,8 +68,11 @@ export class SegmentWorkerPool implements SegmentProcessor {
   #nextId = 0;
   #closed = false;
 
+  readonly buffers: SegmentBufferCache;
+
   constructor(threads: number) {
     this.parallelism = threads;
+    this.buffers = new SegmentBufferCache(threads + 2);
     for (let i = 0; i < threads; i++) {
       const worker = new Worker(new URL('./segment-worker.ts', import.meta.url));
       worker.on('message', (reply: WorkerReply) => this.#onReply(worker, reply));
