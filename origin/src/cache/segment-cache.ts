@@ -106,6 +106,20 @@ export class SegmentCache {
     await this.#evict();
   }
 
+  /** Takes over a segment file that is already on this filesystem (e.g. a staged upload), by renaming it. */
+  async adopt(fid: string, index: number, path: string, size: number): Promise<void> {
+    const key = `${fid}/${index}`;
+    if (this.#entries.has(key) || size > this.#capacity) {
+      await rm(path, { force: true });
+      return;
+    }
+    await mkdir(join(this.#dir, fid), { recursive: true });
+    await rename(path, this.#path(key));
+    this.#entries.set(key, size);
+    this.#bytes += size;
+    await this.#evict();
+  }
+
   /** Drops every cached segment of a file. */
   async delete(fid: string): Promise<void> {
     for (const key of [...this.#entries.keys()]) if (key.startsWith(`${fid}/`)) this.#forget(key);

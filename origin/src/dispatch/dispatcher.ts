@@ -1,0 +1,172 @@
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import type { ErasureWorkspace, ReedSolomon } from '../../../wasm/src/erasure.ts';
+import type { Chain, MinerInfo } from '../chain/port.ts';
+import { FRAGMENT_COUNT, FRAGMENT_SIZE, SEGMENT_SIZE } from '../pipeline/constants.ts';
+import type { UploadJournal, UploadRecord } from '../uploads/journal.ts';
+import type { FragmentClient } from './fragment-client.ts';
+import type { NodeHealth } from './node-health.ts';
+
+export class NotEnoughNodesError extends Error {
+  override name = 'NotEnoughNodesError';
+}
+
+export interface DispatcherOptions {
+  chain: Chain;
+  journal: UploadJournal;
+  client: FragmentClient;
+  health: NodeHealth;
+  codec: ReedSolomon;
+  /** Attempts per fragment on one node before the column moves to another node. @default 3 */
+  attemptsPerNode?: number;
+  /** First retry delay in ms; doubles per attempt. @default 250 */
+  retryMs?: number;
+  /** Times a column may move to another node within one run. @default 6 */
+  maxReplacements?: number;
+  /** Prefer these storage nodes (accounts) when placing columns. */
+  preferredMiners?: string[];
+  log?: (msg: string) => void;
+}
+
+/**
+ * Places an upload's 12 fragment columns on 12 distinct storage nodes. Fragments are regenerated from the staged
+ * segments on the fly (one segment encoded at a time, then all columns waiting for it are sent in parallel), so
+ * the origin never keeps 3× the bytes. A node that keeps failing loses its column to another node, which then
+ * receives the column from segment 0. Progress is journaled after every segment, so a restart resumes.
+ */
+export class Dispatcher {
+  readonly #o: DispatcherOptions;
+  readonly #workspace: ErasureWorkspace;
+
+  constructor(options: DispatcherOptions) {
+    this.#o = options;
+    this.#workspace = options.codec.workspace(FRAGMENT_SIZE);
+  }
+
+  /** Delivers every column of `record` (mutated and journaled as it goes). */
+  async dispatch(record: UploadRecord, signal?: AbortSignal): Promise<void> {
+    const replacements = new Map<number, number>();
+    await this.#place(record, signal);
+    for (;;) {
+      signal?.throwIfAborted();
+      const pending = record.columns.filter((c) => c.delivered < record.segments.length);
+      if (pending.length === 0) return;
+      const index = Math.min(...pending.map((c) => c.delivered));
+      await this.#loadSegment(record, index);
+      const round = pending.filter((c) => c.delivered === index);
+      const failed: number[] = [];
+      await Promise.all(
+        round.map(async (placement) => {
+          const fragment = this.#workspace.shard(placement.column);
+          const hash = record.segments[index].fragments[placement.column];
+          try {
+            await this.#send(placement.endpoint, record.fid, hash, fragment, signal);
+            placement.delivered++;
+            this.#o.health.ok(placement.miner);
+          } catch (err) {
+            if (signal?.aborted) throw err;
+            this.#o.log?.(`column ${placement.column} of ${record.fid.slice(0, 12)} failed on ${placement.endpoint}: ${(err as Error).message}`);
+            this.#o.health.failed(placement.miner);
+            failed.push(placement.column);
+          }
+        }),
+      );
+      for (const column of failed) {
+        const n = (replacements.get(column) ?? 0) + 1;
+        replacements.set(column, n);
+        if (n > (this.#o.maxReplacements ?? 6)) throw new Error(`column ${column} failed on ${n} storage nodes`);
+        const placement = record.columns.find((c) => c.column === column)!;
+        placement.failedMiners.push(placement.miner);
+        placement.miner = '';
+        placement.endpoint = '';
+        placement.delivered = 0;
+      }
+      if (failed.length) await this.#place(record, signal);
+      await this.#o.journal.save(record);
+    }
+  }
+
+  /** Assigns a node to every column without one: distinct nodes, healthy, with room, preferred ones first. */
+  async #place(record: UploadRecord, signal?: AbortSignal): Promise<void> {
+    const unplaced = Array.from({ length: FRAGMENT_COUNT }, (_, column) => column).filter(
+      (column) => !record.columns.find((c) => c.column === column && c.miner),
+    );
+    if (unplaced.length === 0) return;
+    const need = BigInt(FRAGMENT_SIZE) * BigInt(record.segments.length);
+    const used = new Set(record.columns.filter((c) => c.miner).map((c) => c.miner));
+    const preferred = new Set(this.#o.preferredMiners ?? []);
+    const candidates = shuffle(
+      (await this.#o.chain.miners({ signal })).filter(
+        (m: MinerInfo) => m.state === 'positive' && m.endpoint && m.idleSpace >= need && !used.has(m.account) && this.#o.health.healthy(m.account),
+      ),
+    ).sort((a, b) => Number(preferred.has(b.account)) - Number(preferred.has(a.account)));
+    for (const column of unplaced) {
+      const existing = record.columns.find((c) => c.column === column);
+      const pick = candidates.findIndex((m) => !existing?.failedMiners.includes(m.account));
+      if (pick < 0) {
+        throw new NotEnoughNodesError(`no storage node available for column ${column} (need 12 distinct healthy nodes)`);
+      }
+      const [miner] = candidates.splice(pick, 1);
+      if (existing) Object.assign(existing, { miner: miner.account, endpoint: miner.endpoint, delivered: 0 });
+      else record.columns.push({ column, miner: miner.account, endpoint: miner.endpoint, delivered: 0, failedMiners: [] });
+    }
+    record.columns.sort((a, b) => a.column - b.column);
+    await this.#o.journal.save(record);
+  }
+
+  /** Reads staged segment `index` straight into the codec workspace, encodes it, and checks every fragment hash. */
+  async #loadSegment(record: UploadRecord, index: number): Promise<void> {
+    const file = await open(this.#o.journal.segmentPath(record.id, index), 'r');
+    try {
+      const data = this.#workspace.data();
+      const { bytesRead } = await file.read(data, 0, SEGMENT_SIZE, 0);
+      if (bytesRead !== SEGMENT_SIZE) throw new Error(`staged segment ${index} of ${record.fid} is truncated`);
+    } finally {
+      await file.close();
+    }
+    this.#workspace.encode();
+    record.segments[index].fragments.forEach((expected, column) => {
+      const actual = createHash('sha256').update(this.#workspace.shard(column)).digest('hex');
+      if (actual !== expected) throw new Error(`staged segment ${index} of ${record.fid} is corrupt (fragment ${column})`);
+    });
+  }
+
+  async #send(endpoint: string, fid: string, hash: string, fragment: Uint8Array, signal?: AbortSignal): Promise<void> {
+    const attempts = this.#o.attemptsPerNode ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#o.client.put(endpoint, { fid, hash }, fragment, signal);
+      } catch (err) {
+        const permanent = (err as { permanent?: boolean }).permanent;
+        if (signal?.aborted || permanent || attempt >= attempts) throw err;
+        await sleep((this.#o.retryMs ?? 250) * 2 ** (attempt - 1), signal);
+      }
+    }
+  }
+
+  close(): void {
+    this.#workspace.free();
+  }
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j], items[i]];
+  }
+  return items;
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}
