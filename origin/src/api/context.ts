@@ -1,0 +1,48 @@
+import type { SegmentCache } from '../cache/segment-cache.ts';
+import type { Chain } from '../chain/port.ts';
+import type { OriginConfig } from '../config.ts';
+import type { Retriever } from '../retrieve/retriever.ts';
+import type { UploadService } from '../uploads/upload-service.ts';
+import type { ReplayCache } from '../auth/signed-message.ts';
+import type { RateLimiter } from './rate-limit.ts';
+
+/** Counters exported at /metrics. */
+export interface OriginMetrics {
+  uploads: number;
+  uploadBytes: number;
+  downloads: number;
+  downloadBytes: number;
+  segmentsFrom: Record<'cache' | 'staging' | 'storage-nodes', number>;
+  fragmentFetches: { ok: number; failed: number };
+  rejected: number;
+}
+
+export function newMetrics(): OriginMetrics {
+  return {
+    uploads: 0,
+    uploadBytes: 0,
+    downloads: 0,
+    downloadBytes: 0,
+    segmentsFrom: { cache: 0, staging: 0, 'storage-nodes': 0 },
+    fragmentFetches: { ok: 0, failed: 0 },
+    rejected: 0,
+  };
+}
+
+/** What the API handlers work with: explicit components, no globals. */
+export interface OriginServices {
+  config: OriginConfig;
+  chain: Chain;
+  /** The gateway's account (the chain client's signer). */
+  gateway: string;
+  uploads: UploadService;
+  retriever: Retriever;
+  cache: SegmentCache;
+  metrics: OriginMetrics;
+  replay: ReplayCache;
+  accountLimiter: RateLimiter;
+  ipLimiter: RateLimiter;
+}
+
+/** Hono variables set by the auth middleware. */
+export type OriginEnv = { Variables: { caller: string } };
