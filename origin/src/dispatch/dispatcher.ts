@@ -37,6 +37,8 @@ export interface DispatcherOptions {
 export class Dispatcher {
   readonly #o: DispatcherOptions;
   readonly #workspace: ErasureWorkspace;
+  /** One segment round at a time: every upload shares the one workspace in WASM memory. */
+  #turn: Promise<void> = Promise.resolve();
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
@@ -52,25 +54,27 @@ export class Dispatcher {
       const pending = record.columns.filter((c) => c.delivered < record.segments.length);
       if (pending.length === 0) return;
       const index = Math.min(...pending.map((c) => c.delivered));
-      await this.#loadSegment(record, index);
       const round = pending.filter((c) => c.delivered === index);
       const failed: number[] = [];
-      await Promise.all(
-        round.map(async (placement) => {
-          const fragment = this.#workspace.shard(placement.column);
-          const hash = record.segments[index].fragments[placement.column];
-          try {
-            await this.#send(placement.endpoint, record.fid, hash, fragment, signal);
-            placement.delivered++;
-            this.#o.health.ok(placement.miner);
-          } catch (err) {
-            if (signal?.aborted) throw err;
-            this.#o.log?.(`column ${placement.column} of ${record.fid.slice(0, 12)} failed on ${placement.endpoint}: ${(err as Error).message}`);
-            this.#o.health.failed(placement.miner);
-            failed.push(placement.column);
-          }
-        }),
-      );
+      await this.#exclusive(async () => {
+        await this.#loadSegment(record, index);
+        await Promise.all(
+          round.map(async (placement) => {
+            const fragment = this.#workspace.shard(placement.column);
+            const hash = record.segments[index].fragments[placement.column];
+            try {
+              await this.#send(placement.endpoint, record.fid, hash, fragment, signal);
+              placement.delivered++;
+              this.#o.health.ok(placement.miner);
+            } catch (err) {
+              if (signal?.aborted) throw err;
+              this.#o.log?.(`column ${placement.column} of ${record.fid.slice(0, 12)} failed on ${placement.endpoint}: ${(err as Error).message}`);
+              this.#o.health.failed(placement.miner);
+              failed.push(placement.column);
+            }
+          }),
+        );
+      });
       for (const column of failed) {
         const n = (replacements.get(column) ?? 0) + 1;
         replacements.set(column, n);
@@ -83,6 +87,18 @@ export class Dispatcher {
       }
       if (failed.length) await this.#place(record, signal);
       await this.#o.journal.save(record);
+    }
+  }
+
+  async #exclusive(work: () => Promise<void>): Promise<void> {
+    const previous = this.#turn;
+    let release!: () => void;
+    this.#turn = new Promise((r) => (release = r));
+    await previous;
+    try {
+      await work();
+    } finally {
+      release();
     }
   }
 

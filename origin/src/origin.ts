@@ -1,0 +1,100 @@
+import { serve, type ServerType } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { loadErasureModuleFromDisk } from '../../wasm/src/node.ts';
+import { newMetrics, type OriginServices } from './api/context.ts';
+import { originApp } from './api/app.ts';
+import { RateLimiter } from './api/rate-limit.ts';
+import { ReplayCache, type MessageSigner } from './auth/signed-message.ts';
+import { SegmentCache } from './cache/segment-cache.ts';
+import type { Chain } from './chain/port.ts';
+import type { OriginConfig } from './config.ts';
+import { Dispatcher } from './dispatch/dispatcher.ts';
+import { FragmentClient } from './dispatch/fragment-client.ts';
+import { NodeHealth } from './dispatch/node-health.ts';
+import { createSegmentProcessor } from './pipeline/processor.ts';
+import { Retriever } from './retrieve/retriever.ts';
+import { UploadJournal } from './uploads/journal.ts';
+import { UploadService } from './uploads/upload-service.ts';
+
+export interface OriginComponents {
+  /** Chain client signing as the gateway. */
+  chain: Chain;
+  /** The gateway's key, for signing fragment requests to storage nodes. */
+  signer: MessageSigner;
+  log?: (msg: string) => void;
+}
+
+export interface RunningOrigin {
+  url: string;
+  services: OriginServices;
+  close(): Promise<void>;
+}
+
+/** Builds and starts an origin: registers the gateway on chain, resumes journaled uploads, serves the API. */
+export async function startOrigin(config: OriginConfig, components: OriginComponents): Promise<RunningOrigin> {
+  const { chain, signer, log } = components;
+  const metrics = newMetrics();
+  const health = new NodeHealth();
+  const client = new FragmentClient({ signer });
+  const cache = await SegmentCache.open({ dir: join(config.home, 'cache'), capacity: config.cacheBytes });
+  const journal = new UploadJournal(join(config.home, 'uploads'));
+  await journal.init();
+  const processor = await createSegmentProcessor({ threads: config.threads });
+  // Separate WASM instances: the dispatcher keeps views into its memory across awaits.
+  const dispatcher = new Dispatcher({
+    chain,
+    journal,
+    client,
+    health,
+    codec: (await loadErasureModuleFromDisk()).createCodec(),
+    preferredMiners: config.preferredMiners,
+    log,
+  });
+  const uploads = new UploadService({ chain, journal, processor, dispatcher, cache, log });
+  const retriever = new Retriever({
+    chain,
+    client,
+    health,
+    cache,
+    codec: (await loadErasureModuleFromDisk()).createCodec(),
+    staged: (fid, index) => uploads.stagedSegment(fid, index),
+    onSegment: (source) => metrics.segmentsFrom[source]++,
+    onFragment: (ok) => metrics.fragmentFetches[ok ? 'ok' : 'failed']++,
+  });
+  const services: OriginServices = {
+    config,
+    chain,
+    gateway: chain.account,
+    uploads,
+    retriever,
+    cache,
+    metrics,
+    replay: new ReplayCache(),
+    accountLimiter: new RateLimiter({ perMinute: config.accountRatePerMinute, burst: config.accountRatePerMinute }),
+    ipLimiter: new RateLimiter({ perMinute: config.ipRatePerMinute, burst: config.ipRatePerMinute }),
+  };
+  const app = originApp(services);
+  const server: ServerType = await new Promise((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = config.publicUrl ?? `http://${config.host}:${port}`;
+  const registered = await chain.gateway(chain.account);
+  if (!registered || registered.endpoint !== url || registered.domain !== config.domain) {
+    await chain.registerGateway({ endpoint: url, domain: config.domain });
+  }
+  const resumed = await uploads.resumeAll();
+  if (resumed) log?.(`resumed ${resumed} journaled upload(s)`);
+  return {
+    url,
+    services,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await uploads.close();
+      dispatcher.close();
+      await processor.close();
+    },
+  };
+}
