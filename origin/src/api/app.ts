@@ -4,6 +4,7 @@ import type { OriginEnv, OriginServices } from './context.ts';
 import { downloadRoutes } from './download.ts';
 import { ApiError, toResponse } from './errors.ts';
 import { fileRoutes } from './files.ts';
+import { internalRoutes } from './internal.ts';
 import { uploadRoutes } from './upload.ts';
 
 export const VERSION = 'deoss-edge origin 0.1.0';
@@ -27,6 +28,7 @@ export function originApp(s: OriginServices): Hono<OriginEnv> {
   uploadRoutes(app, s);
   downloadRoutes(app, s);
   fileRoutes(app, s);
+  internalRoutes(app, s);
   return app;
 }
 

@@ -45,4 +45,4 @@ export interface OriginServices {
 }
 
 /** Hono variables set by the auth middleware. */
-export type OriginEnv = { Variables: { caller: string } };
+export type OriginEnv = { Variables: { caller: string; /** Internal routes: the body hash the edge promised, or UNSIGNED-PAYLOAD. */ promisedSha256: string } };

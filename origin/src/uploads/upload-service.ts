@@ -50,7 +50,13 @@ export class UploadService {
   }
 
   /** Streams an upload to durable staging. Returns once every segment is fsynced and the upload is journaled. */
-  async stage(source: ByteSource, request: UploadRequest, signal?: AbortSignal): Promise<UploadRecord> {
+  async stage(
+    source: ByteSource,
+    request: UploadRequest,
+    signal?: AbortSignal,
+    /** Runs once all bytes are staged, before the upload is journaled; throwing discards the upload. */
+    beforeCommit?: () => void,
+  ): Promise<UploadRecord> {
     const id = randomBytes(16).toString('hex');
     const dir = this.#o.journal.uploadDir(id);
     await mkdir(dir, { recursive: true });
@@ -70,6 +76,7 @@ export class UploadService {
         },
       });
       await syncDirectory(dir);
+      beforeCommit?.();
       const existing = [...this.#records.values()].find((r) => r.fid === digest.fid && r.owner === request.owner && r.state !== 'failed');
       if (existing) {
         await this.#o.journal.remove(id);

@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import type { Context, Hono, MiddlewareHandler } from 'hono';
+import { InternalAuthError, UNSIGNED_PAYLOAD, verifyInternal } from '../auth/internal-hmac.ts';
+import type { CipherSpec } from '../pipeline/cipher.ts';
+import { iterableSource } from '../pipeline/source.ts';
+import { readFile } from '../retrieve/file-reader.ts';
+import type { OriginEnv, OriginServices } from './context.ts';
+import { describeFile, parseRange } from './download.ts';
+import { ApiError } from './errors.ts';
+import { requiredSpace } from './upload.ts';
+
+/**
+ * Routes for the edge only, each signed with the shared secret (auth/internal-hmac.ts); without a configured
+ * secret they do not exist. The edge keeps the S3 namespace and asserts the owner account and territory; the chain
+ * still checks that the owner authorized this gateway when the deal is declared.
+ *
+ * - `PUT /internal/object` (raw streamed body; headers X-Deoss-Owner, X-Deoss-Territory, X-Deoss-File-Name,
+ *   optional X-Deoss-Sse-Key = base64 32-byte key) → `{fid, size, md5, state}`
+ * - `GET|HEAD /internal/object/:fid` with optional Range (and X-Deoss-Sse-Key to decrypt) → the bytes
+ */
+export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
+  const secret = s.config.edgeSecret;
+  if (!secret) return;
+  const seen = new Map<string, number>();
+  const signed: MiddlewareHandler<OriginEnv> = async (c, next) => {
+    const url = new URL(c.req.url);
+    try {
+      const promised = verifyInternal(c.req.method, url.pathname + url.search, (n) => c.req.header(n), { secret, seen });
+      c.set('promisedSha256', promised);
+    } catch (err) {
+      if (err instanceof InternalAuthError) throw new ApiError(401, err.message);
+      throw err;
+    }
+    await next();
+  };
+
+  app.put('/internal/object', signed, async (c) => {
+    const owner = c.req.header('X-Deoss-Owner');
+    const territoryName = c.req.header('X-Deoss-Territory');
+    const fileName = c.req.header('X-Deoss-File-Name') ?? 'object';
+    if (!owner || !territoryName) throw new ApiError(400, 'X-Deoss-Owner and X-Deoss-Territory are required');
+    const body = c.req.raw.body;
+    if (!body) throw new ApiError(400, 'empty body');
+    const territory = await s.chain.territory(owner, territoryName);
+    if (!territory) throw new ApiError(400, 'please purchase territory first');
+    if (territory.remainingSpace <= requiredSpace(Number(c.req.header('Content-Length') ?? 0))) throw new ApiError(400, 'insufficient territory space');
+    const promised = c.get('promisedSha256');
+    const md5 = createHash('md5');
+    const sha = createHash('sha256');
+    let size = 0;
+    const limit = s.config.maxUploadBytes;
+    const counted = (async function* () {
+      for await (const chunk of body) {
+        size += chunk.length;
+        if (size > limit) throw new ApiError(413, `object larger than the limit of ${limit} bytes`);
+        md5.update(chunk);
+        if (promised !== UNSIGNED_PAYLOAD) sha.update(chunk);
+        yield chunk;
+      }
+    })();
+    const record = await s.uploads.stage(
+      iterableSource(counted),
+      { owner, territory: territoryName, fileName: paddedName(fileName), cipher: sseKey(c) },
+      c.req.raw.signal,
+      () => {
+        if (promised !== UNSIGNED_PAYLOAD && sha.digest('hex') !== promised) throw new ApiError(400, 'body does not match X-Deoss-Content-SHA256');
+      },
+    );
+    s.metrics.uploads++;
+    s.metrics.uploadBytes += size;
+    if ((c.req.header('X-Deoss-Ack') ?? s.config.ackMode) === 'stored') {
+      const settled = await s.uploads.whenSettled(record, c.req.raw.signal);
+      if (settled.state === 'failed') throw new ApiError(502, `upload failed: ${settled.lastError ?? 'unknown reason'}`);
+    }
+    return c.json({ fid: record.fid, size, md5: md5.digest('hex'), state: record.state });
+  });
+
+  app.on(['GET', 'HEAD'], '/internal/object/:fid', signed, async (c) => {
+    const fid = c.req.param('fid') ?? '';
+    if (!/^[0-9a-f]{64}$/.test(fid)) throw new ApiError(400, 'invalid fid');
+    const file = await describeFile(s, fid);
+    if (!file) throw new ApiError(404, 'not found');
+    const range = parseRange(c.req.header('Range'), file.size);
+    const start = range?.start ?? 0;
+    const end = range?.end ?? file.size - 1;
+    const headers: Record<string, string> = { 'Content-Length': String(end - start + 1), 'Content-Type': 'application/octet-stream', 'X-Deoss-Size': String(file.size) };
+    if (range) headers['Content-Range'] = `bytes ${start}-${end}/${file.size}`;
+    const status = range ? 206 : 200;
+    if (c.req.method === 'HEAD') return c.body(null, status, headers);
+    const chunks = readFile(s.retriever, { fid, size: file.size, cipher: sseKey(c), range: { start, end }, signal: c.req.raw.signal });
+    const first = await chunks.next();
+    const body = ReadableStream.from(
+      (async function* () {
+        if (!first.done) yield first.value;
+        yield* chunks;
+      })(),
+    );
+    return new Response(body, { status, headers });
+  });
+}
+
+function sseKey(c: Context): CipherSpec | undefined {
+  const value = c.req.header('X-Deoss-Sse-Key');
+  if (!value) return undefined;
+  const key = Buffer.from(value, 'base64');
+  if (key.length !== 32) throw new ApiError(400, 'X-Deoss-Sse-Key must be 32 bytes, base64');
+  return { kind: 'aes-256-gcm', key };
+}
+
+/** CESS file names are 3..63 bytes: keep the tail of long S3 keys, pad short ones. */
+function paddedName(name: string): string {
+  let n = name.split('/').filter(Boolean).pop() ?? 'object';
+  while (Buffer.byteLength(n) > 63) n = n.slice(1);
+  return Buffer.byteLength(n) < 3 ? `${n}___`.slice(0, 3) : n;
+}

@@ -1,0 +1,73 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Edge → origin request signing with a shared secret. The signature is HMAC-SHA256 over
+ * `METHOD \n PATH?QUERY \n X-Deoss-Date \n X-Deoss-Content-SHA256`, where the content hash is the hex SHA-256 of
+ * the body, or `UNSIGNED-PAYLOAD` for a streamed body (the origin then hashes what it receives and refuses the
+ * request if a hash was promised and does not match). Requests older or newer than `skewMs` are refused, and a
+ * signature is accepted once.
+ */
+export const INTERNAL_HEADERS = {
+  date: 'X-Deoss-Date',
+  contentSha256: 'X-Deoss-Content-SHA256',
+  signature: 'X-Deoss-Signature',
+} as const;
+
+export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
+
+export function internalStringToSign(method: string, pathAndQuery: string, date: string, contentSha256: string): string {
+  return `${method.toUpperCase()}\n${pathAndQuery}\n${date}\n${contentSha256}`;
+}
+
+export function signInternal(secret: string, method: string, pathAndQuery: string, contentSha256 = UNSIGNED_PAYLOAD, now = Date.now()) {
+  const date = String(now);
+  const signature = createHmac('sha256', secret).update(internalStringToSign(method, pathAndQuery, date, contentSha256)).digest('hex');
+  return { [INTERNAL_HEADERS.date]: date, [INTERNAL_HEADERS.contentSha256]: contentSha256, [INTERNAL_HEADERS.signature]: signature };
+}
+
+export type InternalAuthFailure = 'missing' | 'skew' | 'signature' | 'replayed';
+
+export class InternalAuthError extends Error {
+  override name = 'InternalAuthError';
+  readonly reason: InternalAuthFailure;
+  constructor(reason: InternalAuthFailure, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+export interface InternalVerifyOptions {
+  secret: string;
+  /** Largest accepted clock difference, ms. @default 300000 */
+  skewMs?: number;
+  now?: number;
+  /** Signatures seen within the skew window. */
+  seen?: Map<string, number>;
+}
+
+/** Checks an internal request's headers; returns the promised content hash (or UNSIGNED-PAYLOAD). */
+export function verifyInternal(
+  method: string,
+  pathAndQuery: string,
+  header: (name: string) => string | undefined,
+  options: InternalVerifyOptions,
+): string {
+  const date = header(INTERNAL_HEADERS.date);
+  const contentSha256 = header(INTERNAL_HEADERS.contentSha256);
+  const signature = header(INTERNAL_HEADERS.signature);
+  if (!date || !contentSha256 || !signature) throw new InternalAuthError('missing', 'internal route: signature headers are required');
+  const now = options.now ?? Date.now();
+  const skew = options.skewMs ?? 300_000;
+  if (!/^\d+$/.test(date) || Math.abs(now - Number(date)) > skew) throw new InternalAuthError('skew', 'internal route: request time is outside the allowed window');
+  const expected = createHmac('sha256', options.secret).update(internalStringToSign(method, pathAndQuery, date, contentSha256)).digest();
+  const given = Buffer.from(signature, 'hex');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    throw new InternalAuthError('signature', 'internal route: bad signature');
+  }
+  if (options.seen) {
+    for (const [sig, at] of options.seen) if (now - at > skew) options.seen.delete(sig);
+    if (options.seen.has(signature)) throw new InternalAuthError('replayed', 'internal route: signature already used');
+    options.seen.set(signature, now);
+  }
+  return contentSha256;
+}
