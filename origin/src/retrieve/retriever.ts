@@ -80,6 +80,10 @@ export class Retriever {
         Number(a >= DATA_SHARDS) - Number(b >= DATA_SHARDS) ||
         a - b,
     );
+    // Data fragments land straight in their quarter of the segment; parity fragments in their own buffers.
+    const segment = new Uint8Array(SEGMENT_SIZE);
+    const target = (column: number) =>
+      column < DATA_SHARDS ? segment.subarray(column * FRAGMENT_SIZE, (column + 1) * FRAGMENT_SIZE) : new Uint8Array(FRAGMENT_SIZE);
     const got = new Map<number, Uint8Array>();
     const abort = new AbortController();
     const fetchSignal = signal ? AbortSignal.any([signal, abort.signal]) : abort.signal;
@@ -107,7 +111,7 @@ export class Retriever {
         const column = order[next++];
         const fragment = spec.fragments[column];
         running++;
-        this.#fetchFragment(endpoints.get(fragment.miner), fid, fragment.hash, fetchSignal).then(
+        this.#fetchFragment(endpoints.get(fragment.miner), fid, fragment.hash, target(column), fetchSignal).then(
           (bytes) => {
             running--;
             this.#o.health.ok(fragment.miner);
@@ -133,25 +137,25 @@ export class Retriever {
       armHedge();
     });
 
-    const segment = new Uint8Array(SEGMENT_SIZE);
-    if ([...got.keys()].every((c) => c < DATA_SHARDS)) {
-      for (const [c, bytes] of got) segment.set(bytes, c * FRAGMENT_SIZE);
-    } else {
-      const shards: (Uint8Array | null)[] = Array.from({ length: FRAGMENT_COUNT }, (_, c) => got.get(c) ?? null);
-      const rebuilt = this.#o.codec.reconstructData(shards);
-      for (let c = 0; c < DATA_SHARDS; c++) segment.set(rebuilt[c]!, c * FRAGMENT_SIZE);
+    if (![...got.keys()].every((c) => c < DATA_SHARDS)) {
+      // Missing data quarters are rebuilt in place, into the segment itself.
+      const shards = Array.from({ length: FRAGMENT_COUNT }, (_, c) => got.get(c) ?? (c < DATA_SHARDS ? target(c) : null));
+      const present = shards.map((_, c) => got.has(c));
+      this.#o.codec.reconstructData(shards, { present });
     }
     const hash = createHash('sha256').update(segment).digest('hex');
     if (hash !== spec.hash) throw new SegmentUnavailableError(`segment rebuilt from verified fragments hashes to ${hash}, not ${spec.hash}`);
     return segment;
   }
 
-  async #fetchFragment(endpoint: string | undefined, fid: string, hash: string, signal: AbortSignal): Promise<Uint8Array> {
+  /** Fetches a fragment into `bytes` (FRAGMENT_SIZE) and checks its hash. */
+  async #fetchFragment(endpoint: string | undefined, fid: string, hash: string, bytes: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
     if (!endpoint) throw new Error('storage node has no endpoint on chain');
     const body = await this.#o.client.get(endpoint, { fid, hash }, { signal });
-    const bytes = new Uint8Array(FRAGMENT_SIZE);
     let at = 0;
     for await (const chunk of body as AsyncIterable<Uint8Array>) {
+      // Once enough fragments arrived, a straggler must not write into a quarter that is being rebuilt.
+      signal.throwIfAborted();
       if (at + chunk.length > FRAGMENT_SIZE) throw new Error('storage node sent more than a fragment');
       bytes.set(chunk, at);
       at += chunk.length;
