@@ -1,8 +1,29 @@
-import { hashCommand } from './hash.ts';
-
-/** The `deoss` command line: one entry point, one module per subcommand. */
+/** The `deoss` command line: one entry point, one module per subcommand, loaded only when used. */
 const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
-  hash: { summary: 'hash FILE [--json] [--cipher ...]   compute a file\'s CESS FID offline', run: hashCommand },
+  hash: {
+    summary: "hash FILE [--json] [--cipher ...]   compute a file's CESS FID offline",
+    run: async (argv) => (await import('./hash.ts')).hashCommand(argv),
+  },
+  origin: {
+    summary: 'origin [--port N]                   run an origin node (DeOSS API, dispatch, retrieval)',
+    run: async (argv) => (await import('./origin.ts')).originCommand(argv),
+  },
+  start: {
+    summary: 'start [--nodes N]                   run the local stack: origin, storage nodes, local chain',
+    run: async (argv) => (await import('./start.ts')).startCommand(argv),
+  },
+  put: {
+    summary: 'put FILE [--cipher P] [--wait]      upload a file through a gateway, print its FID',
+    run: async (argv) => (await import('./client.ts')).putCommand(argv),
+  },
+  get: {
+    summary: 'get FID [-o FILE]                   download a file by FID',
+    run: async (argv) => (await import('./client.ts')).getCommand(argv),
+  },
+  'storage-node': {
+    summary: 'storage-node --suri SURI [...]      run a storage node (CESS fragment protocol)',
+    run: async (argv) => (await import('./storage-node.ts')).storageNodeCommand(argv),
+  },
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,1 @@
+export { openLocalChain, type LocalChain, type LocalChainOptions } from './local-chain.ts';
