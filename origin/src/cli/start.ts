@@ -83,10 +83,14 @@ export async function startCommand(argv: string[]): Promise<number> {
     await new Promise<void>((resolveStop) => {
       process.once('SIGINT', () => resolveStop());
       process.once('SIGTERM', () => resolveStop());
+      // A storage node going away is a failure the network tolerates (any 4 of 12 columns rebuild a segment);
+      // the origin going away ends the stack.
       for (const c of children) {
         c.process.once('exit', (code) => {
-          process.stderr.write(`deoss start: ${c.role} (pid ${c.pid}) exited with ${code}; stopping the stack\n`);
-          resolveStop();
+          if (c.role === 'origin') {
+            process.stderr.write(`deoss start: the origin (pid ${c.pid}) exited with ${code}; stopping the stack\n`);
+            resolveStop();
+          } else process.stderr.write(`deoss start: ${c.role} (pid ${c.pid}) exited with ${code}\n`);
         });
       }
     });

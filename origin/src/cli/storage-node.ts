@@ -45,7 +45,7 @@ export async function storageNodeCommand(argv: string[]): Promise<number> {
     port,
     host: values.host ?? '127.0.0.1',
     capacity: values.capacity ? parseBytes(values.capacity) : undefined,
-    log: (m) => process.stderr.write(`storage-node ${port}: ${m}\n`),
+    log: (m) => process.stderr.write(`storage-node ${chain.account.slice(0, 8)}: ${m}\n`),
   });
   process.stdout.write(`${JSON.stringify({ role: 'storage-node', url: node.url, account: node.account, pid: process.pid })}\n`);
   await untilSignal();

@@ -1,0 +1,91 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { provisionDevUser, DEV_TERRITORY, DEV_USER_SURI } from '../../origin/src/cli/dev-accounts.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/deoss.mjs', import.meta.url));
+
+export interface ClusterProcess {
+  url: string;
+  pid: number;
+  account: string;
+  dir?: string;
+  process: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `deoss <args>` as a real process and waits for its ready line. */
+export function launch(args: string[], env: NodeJS.ProcessEnv): Promise<ClusterProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+      if (process.env.DEOSS_TEST_LOGS) process.stderr.write(d);
+    });
+    const timer = setTimeout(() => reject(new Error(`deoss ${args[0]} did not start: ${stderr}`)), 30_000);
+    child.once('exit', (code) => reject(new Error(`deoss ${args[0]} exited with ${code}: ${stderr}`)));
+    createInterface({ input: child.stdout! }).once('line', (line) => {
+      clearTimeout(timer);
+      const ready = JSON.parse(line);
+      resolve({
+        url: ready.url,
+        pid: child.pid!,
+        account: ready.account ?? ready.gateway,
+        process: child,
+        stop: (signal = 'SIGTERM') =>
+          new Promise((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done();
+            child.once('exit', () => done());
+            child.kill(signal);
+          }),
+      });
+    });
+  });
+}
+
+export interface Cluster {
+  home: string;
+  env: NodeJS.ProcessEnv;
+  origin: ClusterProcess;
+  nodes: ClusterProcess[];
+  user: { address: string; suri: string; territory: string };
+  restartOrigin(): Promise<ClusterProcess>;
+  close(): Promise<void>;
+}
+
+/** A local cluster of real processes: 12 storage nodes and one origin sharing a local chain ledger. */
+export async function startCluster(options: { nodes?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Cluster> {
+  const home = await mkdtemp(join(tmpdir(), 'deoss-cluster-'));
+  const env = { ...process.env, DEOSS_HOME: home, DEOSS_ORIGIN_PORT: '0', DEOSS_THREADS: '2', ...options.env };
+  const nodes = await Promise.all(
+    Array.from({ length: options.nodes ?? 12 }, async (_, i) => {
+      const dir = join(home, 'nodes', String(i + 1));
+      const node = await launch(['storage-node', '--suri', `//TestNode${i + 1}`, '--dir', dir], env);
+      return { ...node, dir };
+    }),
+  );
+  let origin = await launch(['origin'], env);
+  const user = await provisionDevUser({ chainDb: join(home, 'chain', 'ledger.sqlite'), gateway: origin.account });
+  const cluster: Cluster = {
+    home,
+    env,
+    origin,
+    nodes,
+    user: { address: user.address, suri: DEV_USER_SURI, territory: DEV_TERRITORY },
+    async restartOrigin() {
+      await cluster.origin.stop();
+      origin = await launch(['origin'], env);
+      cluster.origin = origin;
+      return origin;
+    },
+    async close() {
+      await Promise.all([cluster.origin, ...nodes].map((p) => p.stop()));
+      await rm(home, { recursive: true, force: true });
+    },
+  };
+  return cluster;
+}
