@@ -80,12 +80,13 @@ async function serve(c: Context<OriginEnv>, s: OriginServices, kind: 'download' 
 
 /**
  * A single byte range: standard `Range: bytes=a-b`, `bytes=a-`, `bytes=-n`, and DeOSS's `Content-Range: bytes=a-b`
- * on `/file/open`. Multiple ranges are answered with the whole file (allowed by RFC 9110). 416 when unsatisfiable.
+ * on `/file/open`. Anything else (several ranges, other units, garbage) and unsatisfiable ranges get a 416 with
+ * the reason, rather than a silent full response.
  */
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
   if (!header) return undefined;
   const m = /^bytes[=\s](\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  if (!m || (m[1] === '' && m[2] === '')) throw new ApiError(416, `invalid range ${JSON.stringify(header.slice(0, 100))}: expected bytes=start-end`);
   let start: number;
   let end: number;
   if (m[1] === '') {

@@ -62,6 +62,10 @@ async function accept(c: Context<OriginEnv>, s: OriginServices, fileName: string
   const bytes = Buffer.byteLength(fileName);
   if (bytes < 3) throw new ApiError(400, 'the file name must be at least 3 bytes long');
   if (bytes > 63) throw new ApiError(400, 'the file name cannot be longer than 63 bytes');
+  // Names are metadata (never paths here), but clients use them as paths when downloading: refuse the tricks.
+  if (/[/\\\x00-\x1f\x7f]/.test(fileName) || fileName === '..' || fileName === '.') {
+    throw new ApiError(400, 'the file name must not contain path separators or control characters');
+  }
   let received = 0;
   const limit = s.config.maxUploadBytes;
   const counted = (async function* () {

@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signHeaders } from '../../origin/src/auth/signed-message.ts';
+import { accountFromSuri, type Account } from '../../origin/src/chain/accounts.ts';
+import { startCluster, type Cluster } from '../support/cluster.ts';
+
+const MiB = 1024 * 1024;
+const MAX_UPLOAD = 80 * MiB;
+let cluster: Cluster;
+let alice: Account;
+let bob: Account;
+
+beforeAll(async () => {
+  cluster = await startCluster({ env: { DEOSS_MAX_UPLOAD_BYTES: String(MAX_UPLOAD) } });
+  alice = await accountFromSuri(cluster.user.suri);
+  bob = await accountFromSuri('//Bob');
+}, 120_000);
+afterAll(() => cluster?.close());
+
+function form(body: Uint8Array, name = 'file.bin') {
+  const boundary = `b${randomBytes(8).toString('hex')}`;
+  return {
+    body: Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\n\r\n`),
+      body,
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]),
+    type: `multipart/form-data; boundary=${boundary}`,
+  };
+}
+
+async function put(body: Uint8Array, headers: Record<string, string>, name?: string) {
+  const f = form(body, name);
+  const res = await fetch(`${cluster.origin.url}/file`, {
+    method: 'PUT',
+    body: f.body,
+    headers: { 'Content-Type': f.type, Territory: cluster.user.territory, ...headers },
+  });
+  return { status: res.status, body: (await res.json()) as { code: number; msg: string; data?: { fid: string } } };
+}
+
+const sign = (account: Account, message: string) => `0x${Buffer.from(account.sign(new TextEncoder().encode(message))).toString('hex')}`;
+
+describe('origin refuses bad input clearly and loses nothing', () => {
+  it('refuses bad, expired, far-future and replayed signatures, and unauthorized accounts', async () => {
+    const small = randomBytes(1000);
+    const now = Math.floor(Date.now() / 1000);
+    const forged = { Account: alice.address, Message: String(now + 60), Signature: sign(bob, String(now + 60)) };
+    expect(await put(small, forged)).toMatchObject({ status: 403, body: { code: 403, msg: expect.stringMatching(/does not verify/) } });
+    const expired = { Account: alice.address, Message: String(now - 5), Signature: sign(alice, String(now - 5)) };
+    expect(await put(small, expired)).toMatchObject({ status: 403, body: { msg: expect.stringMatching(/expired/) } });
+    const far = String(now + 3 * 86400);
+    expect(await put(small, { Account: alice.address, Message: far, Signature: sign(alice, far) })).toMatchObject({ status: 403, body: { msg: expect.stringMatching(/at most/) } });
+    const noExpiry = { Account: alice.address, Message: 'hello there', Signature: sign(alice, 'hello there') };
+    expect(await put(small, noExpiry)).toMatchObject({ status: 403, body: { msg: expect.stringMatching(/expiry/) } });
+    const once = signHeaders(alice);
+    expect((await put(small, once)).status).toBe(200);
+    expect(await put(small, once)).toMatchObject({ status: 403, body: { msg: expect.stringMatching(/already used/) } });
+    expect(await put(small, signHeaders(bob))).toMatchObject({ status: 403, body: { msg: expect.stringMatching(/authorize this gateway/) } });
+    expect(await put(small, { ...signHeaders(alice), EthAcc: '0x0000000000000000000000000000000000000001' })).toMatchObject({ status: 403 });
+  });
+
+  it('refuses oversize uploads, empty files, bad names, a missing territory, and bad ranges', async () => {
+    expect(await put(randomBytes(MAX_UPLOAD + MiB), signHeaders(alice))).toMatchObject({ status: 413, body: { msg: expect.stringMatching(/limit/) } });
+    expect(await put(new Uint8Array(0), signHeaders(alice))).toMatchObject({ status: 400, body: { msg: expect.stringMatching(/empty file/) } });
+    for (const name of ['../../etc/passwd', 'ab']) {
+      expect((await put(randomBytes(10), signHeaders(alice), name)).status).toBe(400);
+    }
+    // DeOSS's Filename header (percent-decoded) gets the same checks.
+    for (const name of ['a%5Cb%5Cc.txt', '..%2Fx.txt', 'bad%00name']) {
+      expect((await put(randomBytes(10), { ...signHeaders(alice), Filename: name })).status, name).toBe(400);
+    }
+    expect((await put(randomBytes(10), { ...signHeaders(alice), Territory: 'nope' })).body.msg).toMatch(/purchase territory/);
+    const traversal = await fetch(`${cluster.origin.url}/object/..%2F..%2Fescape.txt`, { method: 'PUT', body: 'x', headers: { ...signHeaders(alice), Territory: 'default' } });
+    expect(traversal.status).toBe(400);
+    const ok = await put(randomBytes(5000), signHeaders(alice), 'ranges.bin');
+    const fid = ok.body.data!.fid;
+    for (const [header, value] of [
+      ['Range', 'bytes=abc'],
+      ['Range', 'bytes=0-1,5-6'],
+      ['Range', 'bytes=9000-9100'],
+      ['Content-Range', 'bytes=5000-'],
+    ] as const) {
+      const res = await fetch(`${cluster.origin.url}/file/open/${fid}`, { headers: { [header]: value } });
+      expect(res.status, `${header}: ${value}`).toBe(416);
+      expect(((await res.json()) as { msg: string }).msg).toMatch(/range/);
+    }
+    const deossRange = await fetch(`${cluster.origin.url}/file/open/${fid}`, { headers: { 'Content-Range': 'bytes=10-19' } });
+    expect(deossRange.status).toBe(206);
+    expect((await deossRange.arrayBuffer()).byteLength).toBe(10);
+    expect((await fetch(`${cluster.origin.url}/file/download/${'0'.repeat(64)}`)).status).toBe(404);
+    expect((await fetch(`${cluster.origin.url}/file/download/not-a-fid`)).status).toBe(400);
+  });
+
+  it('finishes an upload whose origin was killed during dispatch', async () => {
+    const file = randomBytes(64 * MiB + 99);
+    const res = await put(file, signHeaders(alice), 'crash.bin');
+    expect(res.status).toBe(200);
+    const fid = res.body.data!.fid;
+    // Kill the origin (no clean shutdown) as soon as dispatch is under way.
+    for (;;) {
+      const state = ((await (await fetch(`${cluster.origin.url}/file/state/${fid}`)).json()) as { data: { state: string } }).data.state;
+      if (state !== 'staged') break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await cluster.origin.stop('SIGKILL');
+    const origin = await cluster.restartOrigin();
+    const until = Date.now() + 60_000;
+    let state = '';
+    while (state !== 'stored' && Date.now() < until) {
+      state = ((await (await fetch(`${origin.url}/file/state/${fid}`)).json()) as { data: { state: string } }).data.state;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(state).toBe('stored');
+    const got = Buffer.from(await (await fetch(`${origin.url}/file/download/${fid}`)).arrayBuffer());
+    expect(got.equals(file)).toBe(true);
+  });
+});
