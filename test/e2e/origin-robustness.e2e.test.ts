@@ -92,6 +92,37 @@ describe('origin refuses bad input clearly and loses nothing', () => {
     expect((await fetch(`${cluster.origin.url}/file/download/not-a-fid`)).status).toBe(400);
   });
 
+  it('resumes chunked uploads at their offsets, idempotently, across an origin restart', async () => {
+    const file = randomBytes(40 * MiB + 17);
+    const chunk = 10 * MiB;
+    const send = (start: number, end: number, body = file.subarray(start, end + 1)) =>
+      fetch(`${cluster.origin.url}/resume/chunked.bin`, {
+        method: 'PUT',
+        body,
+        headers: { ...signHeaders(alice), Territory: cluster.user.territory, 'Content-Range': `bytes ${start}-${end}/${file.length}` },
+      });
+    const offset = async () =>
+      ((await (await fetch(`${cluster.origin.url}/resume/chunked.bin?total=${file.length}`, { headers: signHeaders(alice) })).json()) as { data: { received: number } })
+        .data.received;
+    let res = await send(0, chunk - 1);
+    expect(res.status).toBe(308);
+    expect(res.headers.get('range')).toBe(`bytes=0-${chunk - 1}`);
+    res = await send(chunk, 2 * chunk - 1);
+    expect(res.status).toBe(308);
+    expect((await send(chunk, 2 * chunk - 1)).status).toBe(308); // re-sent: overwritten in place, not appended
+    expect(await offset()).toBe(2 * chunk);
+    expect((await send(3 * chunk, file.length - 1)).status).toBe(409); // a gap is refused
+    expect((await send(2 * chunk, 3 * chunk - 1, file.subarray(0, 5))).status).toBe(400); // short body
+    await cluster.restartOrigin();
+    expect(await offset()).toBe(2 * chunk);
+    expect((await send(2 * chunk, 3 * chunk - 1)).status).toBe(308);
+    res = await send(3 * chunk, file.length - 1);
+    expect(res.status).toBe(200);
+    const { data } = (await res.json()) as { data: { fid: string } };
+    const whole = await put(file, signHeaders(alice), 'same.bin');
+    expect(data.fid).toBe(whole.body.data!.fid);
+  });
+
   it('finishes an upload whose origin was killed during dispatch', async () => {
     const file = randomBytes(64 * MiB + 99);
     const res = await put(file, signHeaders(alice), 'crash.bin');

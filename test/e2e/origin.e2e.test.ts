@@ -57,6 +57,11 @@ async function waitStored(id: string, timeoutMs = 60_000): Promise<void> {
   }
 }
 
+async function columns(id: string): Promise<{ endpoint: string }[]> {
+  const res = (await (await fetch(`${cluster.origin.url}/file/location/${id}`)).json()) as { data: { columns: { endpoint: string }[] } };
+  return res.data.columns;
+}
+
 async function metric(name: string): Promise<number> {
   const text = await (await fetch(`${cluster.origin.url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(name));
@@ -70,13 +75,13 @@ describe('origin with 12 storage nodes (real processes, real TCP)', () => {
     fid = res.json.data.fid;
     expect(fid).toBe((await digestFile(filePath)).fid);
     await waitStored(fid);
-    const meta = await (await fetch(`${cluster.origin.url}/file/metadata/${fid}`)).json();
+    const meta = (await (await fetch(`${cluster.origin.url}/file/metadata/${fid}`)).json()) as { data: unknown };
     expect(meta.data).toEqual({ fid, size: file.length, owner: [{ user: cluster.user.address, file_name: 'upload.bin' }] });
   });
 
   it('serves a corrupted fragment from elsewhere: detected, bypassed, counted', async () => {
     // Corrupt every fragment file the node holding column 0 has, then force a read from the nodes.
-    const location = (await (await fetch(`${cluster.origin.url}/file/location/${fid}`)).json()).data.columns;
+    const location = (await columns(fid));
     const holder = cluster.nodes.find((n) => n.url === location[0].endpoint)!;
     const dir = join(holder.dir!, 'fragments', fid);
     for (const name of await readdir(dir)) {
@@ -93,7 +98,7 @@ describe('origin with 12 storage nodes (real processes, real TCP)', () => {
   });
 
   it('downloads byte-identical data with any 8 of the 12 storage nodes stopped', async () => {
-    const location = (await (await fetch(`${cluster.origin.url}/file/location/${fid}`)).json()).data.columns as { endpoint: string }[];
+    const location = await columns(fid);
     // Stop the nodes of columns 0..3 (the data columns, so every segment must be decoded) and 4 more.
     const victims = [0, 1, 2, 3, 5, 7, 9, 11].map((c) => cluster.nodes.find((n) => n.url === location[c].endpoint)!);
     await Promise.all(victims.map((n) => n.stop()));

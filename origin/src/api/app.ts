@@ -5,6 +5,7 @@ import { downloadRoutes } from './download.ts';
 import { ApiError, toResponse } from './errors.ts';
 import { fileRoutes } from './files.ts';
 import { internalRoutes } from './internal.ts';
+import { resumeRoutes } from './resume.ts';
 import { uploadRoutes } from './upload.ts';
 
 export const VERSION = 'deoss-edge origin 0.1.0';
@@ -25,7 +26,9 @@ export function originApp(s: OriginServices): Hono<OriginEnv> {
   app.get('/metrics', (c) => c.text(renderMetrics(s), 200, { 'Content-Type': 'text/plain; version=0.0.4' }));
   app.use('/file/*', ipRateLimit(s));
   app.use('/object/*', ipRateLimit(s));
+  app.use('/resume/*', ipRateLimit(s));
   uploadRoutes(app, s);
+  resumeRoutes(app, s);
   downloadRoutes(app, s);
   fileRoutes(app, s);
   internalRoutes(app, s);

@@ -38,7 +38,7 @@ export function uploadRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
 }
 
 /** Territory ownership, state and room for the declared size (when known), before any byte is processed. */
-async function checkSpace(c: Context<OriginEnv>, s: OriginServices, contentLength: number): Promise<void> {
+export async function checkSpace(c: Context<OriginEnv>, s: OriginServices, contentLength: number): Promise<void> {
   if (contentLength > s.config.maxUploadBytes + 64 * 1024) {
     throw new ApiError(413, `upload larger than the limit of ${s.config.maxUploadBytes} bytes`);
   }
@@ -58,7 +58,8 @@ export function requiredSpace(size: number): bigint {
   return BigInt(segments) * BigInt(FRAGMENT_COUNT) * BigInt(FRAGMENT_SIZE);
 }
 
-async function accept(c: Context<OriginEnv>, s: OriginServices, fileName: string, body: AsyncIterable<Uint8Array>): Promise<UploadRecord> {
+/** CESS file names are 3..63 bytes; names that look like paths are refused. */
+export function checkFileName(fileName: string): void {
   const bytes = Buffer.byteLength(fileName);
   if (bytes < 3) throw new ApiError(400, 'the file name must be at least 3 bytes long');
   if (bytes > 63) throw new ApiError(400, 'the file name cannot be longer than 63 bytes');
@@ -66,6 +67,10 @@ async function accept(c: Context<OriginEnv>, s: OriginServices, fileName: string
   if (/[/\\\x00-\x1f\x7f]/.test(fileName) || fileName === '..' || fileName === '.') {
     throw new ApiError(400, 'the file name must not contain path separators or control characters');
   }
+}
+
+async function accept(c: Context<OriginEnv>, s: OriginServices, fileName: string, body: AsyncIterable<Uint8Array>): Promise<UploadRecord> {
+  checkFileName(fileName);
   let received = 0;
   const limit = s.config.maxUploadBytes;
   const counted = (async function* () {
@@ -85,7 +90,7 @@ async function accept(c: Context<OriginEnv>, s: OriginServices, fileName: string
   return record;
 }
 
-async function respond(c: Context<OriginEnv>, s: OriginServices, record: UploadRecord): Promise<Response> {
+export async function respond(c: Context<OriginEnv>, s: OriginServices, record: UploadRecord): Promise<Response> {
   const wait = (c.req.header('X-Deoss-Ack') ?? s.config.ackMode) === 'stored';
   if (wait) {
     const settled = await s.uploads.whenSettled(record, c.req.raw.signal);
