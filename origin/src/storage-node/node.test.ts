@@ -51,9 +51,9 @@ describe('storage node fragment protocol', () => {
     const client = new FragmentClient({ signer: gatewayKey });
     await client.put(node.url, { fid, hash: sha(fragments[0]) }, fragments[0]);
     await client.put(node.url, { fid, hash: sha(fragments[0]) }, fragments[0]); // idempotent
-    const whole = Buffer.concat(await Array.fromAsync(await client.get(node.url, { fid, hash: sha(fragments[0]) }) as AsyncIterable<Uint8Array>));
+    const whole = Buffer.concat(await collect(await client.get(node.url, { fid, hash: sha(fragments[0]) })));
     expect(whole.equals(fragments[0])).toBe(true);
-    const part = Buffer.concat(await Array.fromAsync(await client.get(node.url, { fid, hash: sha(fragments[0]) }, { range: { start: 100, end: 199 } }) as AsyncIterable<Uint8Array>));
+    const part = Buffer.concat(await collect(await client.get(node.url, { fid, hash: sha(fragments[0]) }, { range: { start: 100, end: 199 } })));
     expect(part.equals(fragments[0].subarray(100, 200))).toBe(true);
     // DeOSS's miner range form: end exclusive, with the fragment size.
     const res = await fetch(`${node.url}/fragment`, { headers: { ...(await signed(gatewayKey)), Fid: fid, Fragment: sha(fragments[0]), Range: `bytes=0-10/${FRAGMENT_SIZE}` } });
@@ -97,4 +97,10 @@ describe('storage node fragment protocol', () => {
 async function signed(key: Account) {
   const { signHeaders } = await import('../auth/signed-message.ts');
   return signHeaders(key);
+}
+
+async function collect(body: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) out.push(chunk);
+  return out;
 }
