@@ -1,0 +1,149 @@
+/**
+ * Upload and download MB/s through an origin with 12 local storage nodes (real processes, real TCP), against a
+ * plain Node HTTP server that only moves the same bytes (the ceiling for HTTP on this machine), plus the origin's
+ * peak RSS during a large upload. `npm run bench:origin` (BENCH_SIZES_MB=256,1024, BENCH_RSS_MB=2048).
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, readFile, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { signHeaders } from '../origin/src/auth/signed-message.ts';
+import { accountFromSuri } from '../origin/src/chain/accounts.ts';
+import { startCluster } from '../test/support/cluster.ts';
+
+const MiB = 1024 * 1024;
+const sizes = (process.env.BENCH_SIZES_MB ?? '256,1024').split(',').map(Number);
+const rssMiB = Number(process.env.BENCH_RSS_MB ?? 2048);
+
+const cluster = await startCluster({ env: { DEOSS_CACHE_BYTES: String(8 * 1024 * MiB) } });
+const alice = await accountFromSuri(cluster.user.suri);
+const baseline = await startBaseline();
+
+try {
+  for (const mb of sizes) {
+    const path = await randomFile(join(cluster.home, `bench-${mb}.bin`), mb * MiB);
+    const bytes = mb * MiB;
+    let t = performance.now();
+    await baselineUpload(baseline, path);
+    line('upload', 'node:http-baseline', mb, bytes, t);
+    t = performance.now();
+    const fid = await upload(path, `bench-${mb}.bin`);
+    line('upload', 'deoss', mb, bytes, t, { ack: 'durable' });
+    t = performance.now();
+    await waitStored(fid);
+    line('upload-until-stored', 'deoss', mb, bytes, t, { note: 'after the durable ack: declaration, dispatch of 12 columns, reports' });
+    t = performance.now();
+    await download(`${baseline.url}/file?path=${encodeURIComponent(path)}`);
+    line('download', 'node:http-baseline', mb, bytes, t);
+    t = performance.now();
+    await download(`${cluster.origin.url}/file/download/${fid}`);
+    line('download-from-cache', 'deoss', mb, bytes, t);
+    await rm(join(cluster.home, 'cache', fid), { recursive: true, force: true });
+    t = performance.now();
+    await download(`${cluster.origin.url}/file/download/${fid}`);
+    line('download-from-nodes', 'deoss', mb, bytes, t);
+    await rm(path);
+  }
+  // Peak RSS of the origin process while it takes a large upload (its own counter, VmHWM, reset by a restart).
+  const origin = await cluster.restartOrigin();
+  const path = await randomFile(join(cluster.home, 'rss.bin'), rssMiB * MiB);
+  const t = performance.now();
+  await upload(path, 'rss.bin');
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${origin.pid}/status`, 'utf8'))?.[1];
+  line('upload-peak-rss', 'deoss', rssMiB, rssMiB * MiB, t, { peakRssMB: Math.round(Number(hwm) / 1024) });
+} finally {
+  baseline.server.close();
+  await cluster.close();
+}
+
+function line(bench: string, impl: string, mb: number, bytes: number, t0: number, extra: Record<string, unknown> = {}) {
+  const seconds = (performance.now() - t0) / 1000;
+  console.log(JSON.stringify({ bench: `${bench}-${mb}MiB`, impl, MBps: Math.round(bytes / 1e6 / seconds), seconds: Math.round(seconds * 100) / 100, ...extra }));
+}
+
+async function randomFile(path: string, size: number): Promise<string> {
+  const file = await open(path, 'w');
+  const block = randomBytes(16 * MiB);
+  for (let at = 0; at < size; at += block.length) {
+    block[0] ^= 1; // no two blocks alike (dedup must not flatter the numbers)
+    await file.write(block, 0, Math.min(block.length, size - at));
+  }
+  await file.close();
+  return path;
+}
+
+async function upload(path: string, name: string): Promise<string> {
+  const { size } = await stat(path);
+  const boundary = `bench${randomBytes(6).toString('hex')}`;
+  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\n\r\n`);
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const body = ReadableStream.from(
+    (async function* () {
+      yield head;
+      for await (const c of createReadStream(path, { highWaterMark: MiB })) yield c as Buffer;
+      yield tail;
+    })(),
+  );
+  const res = await fetch(`${cluster.origin.url}/file`, {
+    method: 'PUT',
+    body,
+    duplex: 'half',
+    headers: {
+      ...signHeaders(alice),
+      'Content-Type': `multipart/form-data; boundary=${boundary}`,
+      'Content-Length': String(head.length + size + tail.length),
+      Territory: cluster.user.territory,
+    },
+  } as RequestInit);
+  const json = (await res.json()) as { data?: { fid: string }; msg: string };
+  if (!res.ok || !json.data) throw new Error(`upload failed: ${res.status} ${json.msg}`);
+  return json.data.fid;
+}
+
+async function waitStored(fid: string): Promise<void> {
+  for (;;) {
+    const { data } = (await (await fetch(`${cluster.origin.url}/file/state/${fid}`)).json()) as { data: { state: string; lastError?: string } };
+    if (data.state === 'stored') return;
+    if (data.state === 'failed') throw new Error(`upload failed: ${data.lastError}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function download(url: string): Promise<number> {
+  const res = await fetch(url);
+  if (!res.ok || !res.body) throw new Error(`download failed: ${res.status}`);
+  let n = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) n += chunk.length;
+  return n;
+}
+
+/** The ceiling: a Node HTTP server that discards uploads and streams files from disk. */
+async function startBaseline() {
+  const server = createServer(async (req, res) => {
+    if (req.method === 'PUT') {
+      for await (const _ of req) {
+        /* discard */
+      }
+      res.end('{}');
+    } else {
+      const path = new URL(req.url!, 'http://x').searchParams.get('path')!;
+      res.writeHead(200, { 'Content-Length': String((await stat(path)).size) });
+      createReadStream(path, { highWaterMark: MiB }).pipe(res);
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+async function baselineUpload(b: { url: string }, path: string): Promise<void> {
+  const { size } = await stat(path);
+  const res = await fetch(`${b.url}/upload`, {
+    method: 'PUT',
+    body: ReadableStream.from(createReadStream(path, { highWaterMark: MiB }) as unknown as AsyncIterable<Uint8Array>),
+    duplex: 'half',
+    headers: { 'Content-Length': String(size) },
+  } as RequestInit);
+  await res.text();
+}
