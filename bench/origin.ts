@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readFile, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { createServer, get as httpGet, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { signHeaders } from '../origin/src/auth/signed-message.ts';
@@ -79,27 +79,37 @@ async function upload(path: string, name: string): Promise<string> {
   const boundary = `bench${randomBytes(6).toString('hex')}`;
   const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\n\r\n`);
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-  const body = ReadableStream.from(
-    (async function* () {
-      yield head;
-      for await (const c of createReadStream(path, { highWaterMark: MiB })) yield c as Buffer;
-      yield tail;
-    })(),
-  );
-  const res = await fetch(`${cluster.origin.url}/file`, {
-    method: 'PUT',
-    body,
-    duplex: 'half',
-    headers: {
-      ...signHeaders(alice),
-      'Content-Type': `multipart/form-data; boundary=${boundary}`,
-      'Content-Length': String(head.length + size + tail.length),
-      Territory: cluster.user.territory,
-    },
-  } as RequestInit);
-  const json = (await res.json()) as { data?: { fid: string }; msg: string };
-  if (!res.ok || !json.data) throw new Error(`upload failed: ${res.status} ${json.msg}`);
+  const { status, body } = await send(`${cluster.origin.url}/file`, path, head, tail, {
+    ...signHeaders(alice),
+    'Content-Type': `multipart/form-data; boundary=${boundary}`,
+    'Content-Length': String(head.length + size + tail.length),
+    Territory: cluster.user.territory,
+  });
+  const json = JSON.parse(body) as { data?: { fid: string }; msg: string };
+  if (status !== 200 || !json.data) throw new Error(`upload failed: ${status} ${json.msg}`);
   return json.data.fid;
+}
+
+/** PUTs head ‖ file ‖ tail with node:http (the client must not be the bottleneck being measured). */
+function send(url: string, path: string, head: Buffer, tail: Buffer, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'PUT', headers }, async (res) => {
+      let body = '';
+      for await (const c of res) body += c;
+      resolve({ status: res.statusCode!, body });
+    });
+    req.on('error', reject);
+    req.write(head);
+    const file = createReadStream(path, { highWaterMark: MiB });
+    file.on('data', (c) => {
+      if (!req.write(c)) {
+        file.pause();
+        req.once('drain', () => file.resume());
+      }
+    });
+    file.on('end', () => req.end(tail));
+    file.on('error', reject);
+  });
 }
 
 async function waitStored(fid: string): Promise<void> {
@@ -111,12 +121,15 @@ async function waitStored(fid: string): Promise<void> {
   }
 }
 
-async function download(url: string): Promise<number> {
-  const res = await fetch(url);
-  if (!res.ok || !res.body) throw new Error(`download failed: ${res.status}`);
-  let n = 0;
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) n += chunk.length;
-  return n;
+function download(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    httpGet(url, async (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`download failed: ${res.statusCode}`));
+      let n = 0;
+      for await (const chunk of res) n += (chunk as Buffer).length;
+      resolve(n);
+    }).on('error', reject);
+  });
 }
 
 /** The ceiling: a Node HTTP server that discards uploads and streams files from disk. */
@@ -139,11 +152,5 @@ async function startBaseline() {
 
 async function baselineUpload(b: { url: string }, path: string): Promise<void> {
   const { size } = await stat(path);
-  const res = await fetch(`${b.url}/upload`, {
-    method: 'PUT',
-    body: ReadableStream.from(createReadStream(path, { highWaterMark: MiB }) as unknown as AsyncIterable<Uint8Array>),
-    duplex: 'half',
-    headers: { 'Content-Length': String(size) },
-  } as RequestInit);
-  await res.text();
+  await send(`${b.url}/upload`, path, Buffer.alloc(0), Buffer.alloc(0), { 'Content-Length': String(size) });
 }

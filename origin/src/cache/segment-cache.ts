@@ -64,6 +64,22 @@ export class SegmentCache {
     return this.#entries.has(`${fid}/${index}`);
   }
 
+  /**
+   * Where a cached segment's file is, for streaming it straight from disk (counted as a hit and marked used), or
+   * undefined (not counted: the caller falls back to `get` or the network).
+   */
+  pathOf(fid: string, index: number): string | undefined {
+    const key = `${fid}/${index}`;
+    const size = this.#entries.get(key);
+    if (size === undefined) return undefined;
+    this.#entries.delete(key);
+    this.#entries.set(key, size);
+    this.#stats.hits++;
+    const now = new Date();
+    void utimes(this.#path(key), now, now).catch(() => {});
+    return this.#path(key);
+  }
+
   /** The cached segment, or undefined (counted as a miss). */
   async get(fid: string, index: number): Promise<Uint8Array | undefined> {
     const key = `${fid}/${index}`;
@@ -124,6 +140,11 @@ export class SegmentCache {
   async delete(fid: string): Promise<void> {
     for (const key of [...this.#entries.keys()]) if (key.startsWith(`${fid}/`)) this.#forget(key);
     await rm(join(this.#dir, fid), { recursive: true, force: true });
+  }
+
+  /** Drops one entry from the index (its file is gone). */
+  forget(fid: string, index: number): void {
+    this.#forget(`${fid}/${index}`);
   }
 
   stats(): SegmentCacheStats {

@@ -9,6 +9,7 @@ import {
 } from '../pipeline/cipher.ts';
 import { SEGMENT_SIZE } from '../pipeline/constants.ts';
 import type { Retriever } from './retriever.ts';
+import { open } from 'node:fs/promises';
 
 export interface ReadOptions {
   fid: string;
@@ -32,10 +33,28 @@ export async function* readFile(retriever: Retriever, options: ReadOptions): Asy
   if (start > end) return;
   const kind = options.cipher?.kind ?? 'none';
   if (kind === 'none' || !options.cipher) {
-    for (let index = Math.floor(start / SEGMENT_SIZE); index * SEGMENT_SIZE <= end; index++) {
-      const segment = await retriever.segment(fid, index, signal);
+    const last = Math.floor(end / SEGMENT_SIZE);
+    // One segment of read-ahead: the next segment is fetched while this one is being sent.
+    let ahead: Promise<Uint8Array> | undefined;
+    const fetchSegment = (index: number) => {
+      const p = retriever.segment(fid, index, signal);
+      p.catch(() => {}); // observed when awaited
+      return p;
+    };
+    for (let index = Math.floor(start / SEGMENT_SIZE); index <= last; index++) {
       const base = index * SEGMENT_SIZE;
-      yield segment.subarray(Math.max(start - base, 0), Math.min(end - base, SEGMENT_SIZE - 1) + 1);
+      const from = Math.max(start - base, 0);
+      const to = Math.min(end - base, SEGMENT_SIZE - 1);
+      const path = ahead ? undefined : retriever.cachedPath(fid, index);
+      const handle = path ? await open(path, 'r').catch(() => retriever.forgetCached(fid, index)) : undefined;
+      if (handle) {
+        // Cached: stream the range straight from disk in 1 MiB reads, never holding the segment.
+        yield* handle.createReadStream({ start: from, end: to, highWaterMark: 1024 * 1024, signal }) as AsyncIterable<Uint8Array>;
+        continue;
+      }
+      const current = ahead ?? fetchSegment(index);
+      ahead = index < last && !retriever.isCached(fid, index + 1) ? fetchSegment(index + 1) : undefined;
+      yield (await current).subarray(from, to + 1);
     }
     return;
   }

@@ -62,6 +62,23 @@ export class Retriever {
     return segment;
   }
 
+  /** A cached segment's file went missing: drop the entry so the next read goes to the network. */
+  forgetCached(fid: string, index: number): undefined {
+    this.#o.cache?.forget(fid, index);
+    return undefined;
+  }
+
+  isCached(fid: string, index: number): boolean {
+    return this.#o.cache?.has(fid, index) ?? false;
+  }
+
+  /** The on-disk path of a cached segment, to stream it without loading it whole. */
+  cachedPath(fid: string, index: number): string | undefined {
+    const path = this.#o.cache?.pathOf(fid, index);
+    if (path) this.#o.onSegment?.('cache');
+    return path;
+  }
+
   /** The chain's file record, remembered briefly (it only changes when owners come and go). */
   async fileRecord(fid: string, signal?: AbortSignal): Promise<FileRecord | undefined> {
     const hit = this.#records.get(fid);
