@@ -58,7 +58,8 @@ export class Retriever {
     if (!spec) throw new SegmentUnavailableError(`file ${fid} has no segment ${index}`);
     const segment = await this.#fromNodes(fid, spec, signal);
     this.#o.onSegment?.('storage-nodes');
-    await this.#o.cache?.put(fid, index, segment);
+    // Cache in the background: the reader should not wait for 32 MiB to reach the disk.
+    this.#o.cache?.put(fid, index, segment).catch(() => {});
     return segment;
   }
 

@@ -115,7 +115,7 @@ export function storageNodeApp(options: StorageNodeAppOptions): Hono {
     const stream = await disk.read(fid, hash, range);
     if (!stream) throw new FragmentHttpError(404, 'fragment not held by this node');
     metrics.gets++;
-    const web = Readable.toWeb(Readable.from(stream)) as ReadableStream;
+    const web = Readable.toWeb(stream instanceof Readable ? stream : Readable.from(stream)) as ReadableStream;
     if (!range) {
       return c.body(web, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(FRAGMENT_SIZE) });
     }

@@ -118,7 +118,7 @@ export class FragmentDisk {
     const end = range?.end ?? FRAGMENT_SIZE - 1;
     if (hash === ZERO_FRAGMENT_HASH) return zeros(end - start + 1);
     if (!(await this.has(fid, hash))) return undefined;
-    return createReadStream(this.path(fid, hash), { start, end, highWaterMark: 1024 * 1024 });
+    return createReadStream(this.path(fid, hash), { start, end, highWaterMark: 2 * 1024 * 1024 });
   }
 
   async remove(fid: string): Promise<void> {
