@@ -1,17 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { signInternal } from '../../origin/src/auth/internal-hmac.ts';
 import { signHeaders } from '../../origin/src/auth/signed-message.ts';
 import { accountFromSuri, type Account } from '../../origin/src/chain/accounts.ts';
 import { startCluster, type Cluster } from '../support/cluster.ts';
 
 const MiB = 1024 * 1024;
 const MAX_UPLOAD = 80 * MiB;
+const EDGE_SECRET = 'test-edge-secret';
 let cluster: Cluster;
 let alice: Account;
 let bob: Account;
 
 beforeAll(async () => {
-  cluster = await startCluster({ env: { DEOSS_MAX_UPLOAD_BYTES: String(MAX_UPLOAD) } });
+  cluster = await startCluster({ env: { DEOSS_MAX_UPLOAD_BYTES: String(MAX_UPLOAD), DEOSS_EDGE_SECRET: EDGE_SECRET } });
   alice = await accountFromSuri(cluster.user.suri);
   bob = await accountFromSuri('//Bob');
 }, 120_000);
@@ -121,6 +124,47 @@ describe('origin refuses bad input clearly and loses nothing', () => {
     const { data } = (await res.json()) as { data: { fid: string } };
     const whole = await put(file, signHeaders(alice), 'same.bin');
     expect(data.fid).toBe(whole.body.data!.fid);
+  });
+
+  it('stores several files from one PUT /files, reporting each', async () => {
+    const boundary = `b${randomBytes(8).toString('hex')}`;
+    const part = (name: string, body: Buffer) =>
+      Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\n\r\n`), body, Buffer.from('\r\n')]);
+    const a = randomBytes(3000);
+    const b = randomBytes(4000);
+    const res = await fetch(`${cluster.origin.url}/files`, {
+      method: 'PUT',
+      body: Buffer.concat([part('first.bin', a), part('x', randomBytes(10)), part('second.bin', b), Buffer.from(`--${boundary}--\r\n`)]),
+      headers: { ...signHeaders(alice), 'Content-Type': `multipart/form-data; boundary=${boundary}`, Territory: cluster.user.territory },
+    });
+    expect(res.status).toBe(200);
+    const { data } = (await res.json()) as { data: { name: string; result: string; fid?: string; reason?: string }[] };
+    expect(data.map((d) => [d.name, d.result])).toEqual([['first.bin', 'success'], ['x', 'failed'], ['second.bin', 'success']]);
+    expect(data[1].reason).toMatch(/at least 3 bytes/);
+    const second = Buffer.from(await (await fetch(`${cluster.origin.url}/file/download/${data[2].fid}`)).arrayBuffer());
+    expect(second.equals(b)).toBe(true);
+  });
+
+  it('serves the edge only on HMAC-signed internal routes', async () => {
+    const body = randomBytes(2 * MiB + 3);
+    const sha = createHash('sha256').update(body).digest('hex');
+    const url = `${cluster.origin.url}/internal/object`;
+    const owner = { 'X-Deoss-Owner': alice.address, 'X-Deoss-Territory': cluster.user.territory, 'X-Deoss-File-Name': 'photos/cat.jpg' };
+    const putWith = (headers: Record<string, string>, payload: Uint8Array = body) => fetch(url, { method: 'PUT', body: payload, headers: { ...owner, ...headers } });
+    expect((await putWith({})).status).toBe(401);
+    expect((await putWith(signInternal('wrong-secret', 'PUT', '/internal/object', sha))).status).toBe(401);
+    expect((await putWith(signInternal(EDGE_SECRET, 'PUT', '/internal/object', 'ab'.repeat(32)))).status).toBe(400); // body ≠ promised hash
+    const signed = signInternal(EDGE_SECRET, 'PUT', '/internal/object', sha);
+    const res = await putWith(signed);
+    expect(res.status).toBe(200);
+    const stored = (await res.json()) as { fid: string; size: number; md5: string };
+    expect(stored).toMatchObject({ size: body.length, md5: createHash('md5').update(body).digest('hex') });
+    expect((await putWith(signed)).status).toBe(401); // replayed
+    const path = `/internal/object/${stored.fid}`;
+    const got = await fetch(`${cluster.origin.url}${path}`, { headers: { ...signInternal(EDGE_SECRET, 'GET', path), Range: 'bytes=100-199' } });
+    expect(got.status).toBe(206);
+    expect(Buffer.from(await got.arrayBuffer()).equals(body.subarray(100, 200))).toBe(true);
+    expect((await fetch(`${cluster.origin.url}${path}`)).status).toBe(401);
   });
 
   it('finishes an upload whose origin was killed during dispatch', async () => {

@@ -28,6 +28,29 @@ export function uploadRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
     throw new ApiError(400, 'multipart field "file" is missing');
   });
 
+  /** Several files in one multipart body (repeated field `file`); a result per file, as DeOSS answers. */
+  app.put('/files', signed, async (c) => {
+    const boundary = multipartBoundary(c.req.header('Content-Type'));
+    const body = c.req.raw.body;
+    if (!boundary || !body) throw new ApiError(400, 'expected a multipart/form-data body with fields "file"');
+    await checkSpace(c, s, Number(c.req.header('Content-Length') ?? 0));
+    const results: { name: string; fid?: string; result: 'success' | 'failed'; reason?: string }[] = [];
+    for await (const part of multipartParts(body, boundary)) {
+      if (part.name !== 'file') continue;
+      const name = part.filename ?? '';
+      try {
+        const record = await accept(c, s, name, part.body);
+        results.push({ name, fid: record.fid, result: 'success' });
+      } catch (err) {
+        // One bad file does not sink the others; its bytes are skipped by the multipart reader.
+        if (!(err instanceof ApiError) && (err as Error).name !== 'EmptyFileError') throw err;
+        results.push({ name, result: 'failed', reason: (err as Error).message });
+      }
+    }
+    if (results.length === 0) throw new ApiError(400, 'multipart field "file" is missing');
+    return c.json({ code: 200, msg: 'ok', data: results });
+  });
+
   app.put('/object/:name', signed, async (c) => {
     const body = c.req.raw.body;
     if (!body) throw new ApiError(400, 'empty body');
