@@ -1,4 +1,5 @@
 import type { Context, Hono } from 'hono';
+import { sendStream } from '../http/node-response.ts';
 import { readFile } from '../retrieve/file-reader.ts';
 import type { OriginEnv, OriginServices } from './context.ts';
 import { ApiError } from './errors.ts';
@@ -63,19 +64,17 @@ async function serve(c: Context<OriginEnv>, s: OriginServices, kind: 'download' 
   const first = await chunks.next();
   s.metrics.downloads++;
   const metrics = s.metrics;
-  const body = ReadableStream.from(
-    (async function* () {
-      if (!first.done) {
-        metrics.downloadBytes += first.value.length;
-        yield first.value;
-      }
-      for await (const chunk of chunks) {
-        metrics.downloadBytes += chunk.length;
-        yield chunk;
-      }
-    })(),
-  );
-  return new Response(body, { status, headers });
+  const body = (async function* () {
+    if (!first.done) {
+      metrics.downloadBytes += first.value.length;
+      yield first.value;
+    }
+    for await (const chunk of chunks) {
+      metrics.downloadBytes += chunk.length;
+      yield chunk;
+    }
+  })();
+  return sendStream(c, status, headers, body, (err) => console.error(`origin: download of ${fid} broke off: ${(err as Error).message}`));
 }
 
 /**

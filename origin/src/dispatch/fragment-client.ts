@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { signHeaders, type MessageSigner } from '../auth/signed-message.ts';
 
 /**
@@ -77,17 +79,30 @@ export class FragmentClient {
     }
   }
 
-  /** Fetches a fragment (or the inclusive byte range of it) as a stream. */
-  async get(endpoint: string, ref: FragmentRef, options: { range?: { start: number; end: number }; signal?: AbortSignal } = {}) {
-    const headers: Record<string, string> = {};
+  /**
+   * Fetches a fragment (or the inclusive byte range of it) as a stream of chunks. Uses node:http directly: undici's
+   * web-stream bodies cost several times the CPU for 8 MiB responses, and reads fan out to 4 nodes at once.
+   */
+  get(endpoint: string, ref: FragmentRef, options: { range?: { start: number; end: number }; signal?: AbortSignal } = {}): Promise<AsyncIterable<Uint8Array>> {
+    const url = new URL(`${endpoint.includes('://') ? endpoint : `http://${endpoint}`}`.replace(/\/+$/, '') + '/fragment');
+    const headers: Record<string, string> = { Fid: ref.fid, Fragment: ref.hash, ...signHeaders(this.#signer) };
     if (options.range) headers.Range = `bytes=${options.range.start}-${options.range.end}`;
-    const res = await this.#fetch(endpoint, 'GET', ref, options.signal, { headers });
-    if (res.status !== 200 && res.status !== 206) {
-      const text = await res.text().catch(() => '');
-      throw new FragmentTransferError(`${endpoint} could not serve fragment ${ref.hash.slice(0, 12)}: ${res.status} ${text.slice(0, 200)}`, res.status);
-    }
-    if (!res.body) throw new FragmentTransferError(`${endpoint} sent no body`, res.status);
-    return res.body;
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = request(url, { method: 'GET', headers, signal }, async (res) => {
+        if (res.statusCode === 200 || res.statusCode === 206) return resolve(res);
+        let text = '';
+        for await (const c of res) text += c;
+        reject(new FragmentTransferError(`${endpoint} could not serve fragment ${ref.hash.slice(0, 12)}: ${res.statusCode} ${text.slice(0, 200)}`, res.statusCode));
+      });
+      req.on('error', (err) => {
+        if (options.signal?.aborted) reject(options.signal.reason);
+        else reject(new FragmentTransferError(`${url}: ${err.message}`, undefined, { cause: err }));
+      });
+      req.end();
+    });
   }
 
   async #fetch(endpoint: string, method: string, ref: FragmentRef, signal: AbortSignal | undefined, init: RequestInit & { duplex?: 'half' }) {

@@ -171,7 +171,7 @@ export class Retriever {
     if (!endpoint) throw new Error('storage node has no endpoint on chain');
     const body = await this.#o.client.get(endpoint, { fid, hash }, { signal });
     let at = 0;
-    for await (const chunk of body as AsyncIterable<Uint8Array>) {
+    for await (const chunk of body) {
       // Once enough fragments arrived, a straggler must not write into a quarter that is being rebuilt.
       signal.throwIfAborted();
       if (at + chunk.length > FRAGMENT_SIZE) throw new Error('storage node sent more than a fragment');

@@ -1,8 +1,8 @@
-import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
 import type { Chain } from '../chain/port.ts';
 import { SignatureError, verifySignedHeaders, type ReplayCache } from '../auth/signed-message.ts';
 import { multipartBoundary, multipartParts, MultipartError } from '../http/multipart.ts';
+import { sendStream } from '../http/node-response.ts';
 import { FRAGMENT_SIZE, ZERO_FRAGMENT_HASH } from '../pipeline/constants.ts';
 import type { ColumnReporter } from './column-reporter.ts';
 import { CapacityExceededError, FragmentMismatchError, type FragmentDisk } from './fragment-disk.ts';
@@ -115,15 +115,17 @@ export function storageNodeApp(options: StorageNodeAppOptions): Hono {
     const stream = await disk.read(fid, hash, range);
     if (!stream) throw new FragmentHttpError(404, 'fragment not held by this node');
     metrics.gets++;
-    const web = Readable.toWeb(stream instanceof Readable ? stream : Readable.from(stream)) as ReadableStream;
-    if (!range) {
-      return c.body(web, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(FRAGMENT_SIZE) });
-    }
-    return c.body(web, 206, {
-      'Content-Type': 'application/octet-stream',
-      'Content-Length': String(range.end - range.start + 1),
-      'Content-Range': `bytes ${range.start}-${range.end}/${FRAGMENT_SIZE}`,
-    });
+    if (!range) return sendStream(c, 200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(FRAGMENT_SIZE) }, stream);
+    return sendStream(
+      c,
+      206,
+      {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': String(range.end - range.start + 1),
+        'Content-Range': `bytes ${range.start}-${range.end}/${FRAGMENT_SIZE}`,
+      },
+      stream,
+    );
   });
 
   app.get('/healthz', (c) => c.json({ ok: true, role: 'storage-node', account: chain.account, used: disk.used, capacity: disk.capacity }));

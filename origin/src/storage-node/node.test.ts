@@ -99,8 +99,8 @@ async function signed(key: Account) {
   return signHeaders(key);
 }
 
-async function collect(body: ReadableStream<Uint8Array>): Promise<Uint8Array[]> {
+async function collect(body: AsyncIterable<Uint8Array>): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) out.push(chunk);
+  for await (const chunk of body) out.push(chunk);
   return out;
 }
