@@ -47,7 +47,7 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
     journal,
     client,
     health,
-    codec: (await loadErasureModuleFromDisk()).createCodec(),
+    codec: async () => (await loadErasureModuleFromDisk()).createCodec(),
     preferredMiners: config.preferredMiners,
     log,
   });

@@ -16,7 +16,11 @@ export interface DispatcherOptions {
   journal: UploadJournal;
   client: FragmentClient;
   health: NodeHealth;
-  codec: ReedSolomon;
+  /**
+   * Makes the 4+8 codec whose workspace holds one segment and its parity (96 MiB of WASM memory). It is created
+   * when dispatching starts and dropped when no dispatch is running, so an idle origin does not keep it.
+   */
+  codec: () => Promise<ReedSolomon>;
   /** Attempts per fragment on one node before the column moves to another node. @default 3 */
   attemptsPerNode?: number;
   /** First retry delay in ms; doubles per attempt. @default 250 */
@@ -36,17 +40,41 @@ export interface DispatcherOptions {
  */
 export class Dispatcher {
   readonly #o: DispatcherOptions;
-  readonly #workspace: ErasureWorkspace;
   /** One segment round at a time: every upload shares the one workspace in WASM memory. */
   #turn: Promise<void> = Promise.resolve();
+  #workspace?: Promise<{ codec: ReedSolomon; workspace: ErasureWorkspace }>;
+  #active = 0;
 
   constructor(options: DispatcherOptions) {
     this.#o = options;
-    this.#workspace = options.codec.workspace(FRAGMENT_SIZE);
   }
 
   /** Delivers every column of `record` (mutated and journaled as it goes). */
   async dispatch(record: UploadRecord, signal?: AbortSignal): Promise<void> {
+    this.#active++;
+    try {
+      await this.#dispatch(record, signal);
+    } finally {
+      if (--this.#active === 0) this.#release();
+    }
+  }
+
+  #ws(): Promise<{ codec: ReedSolomon; workspace: ErasureWorkspace }> {
+    this.#workspace ??= this.#o.codec().then((codec) => ({ codec, workspace: codec.workspace(FRAGMENT_SIZE) }));
+    return this.#workspace;
+  }
+
+  #release(): void {
+    const held = this.#workspace;
+    this.#workspace = undefined;
+    // Freed inside WASM, and the instance itself becomes garbage: its memory goes back to the system.
+    void held?.then(({ codec, workspace }) => {
+      workspace.free();
+      codec.free();
+    });
+  }
+
+  async #dispatch(record: UploadRecord, signal?: AbortSignal): Promise<void> {
     const replacements = new Map<number, number>();
     await this.#place(record, signal);
     for (;;) {
@@ -57,10 +85,11 @@ export class Dispatcher {
       const round = pending.filter((c) => c.delivered === index);
       const failed: number[] = [];
       await this.#exclusive(async () => {
-        await this.#loadSegment(record, index);
+        const { workspace } = await this.#ws();
+        await this.#loadSegment(record, index, workspace);
         await Promise.all(
           round.map(async (placement) => {
-            const fragment = this.#workspace.shard(placement.column);
+            const fragment = workspace.shard(placement.column);
             const hash = record.segments[index].fragments[placement.column];
             try {
               await this.#send(placement.endpoint, record.fid, hash, fragment, signal);
@@ -131,18 +160,18 @@ export class Dispatcher {
   }
 
   /** Reads staged segment `index` straight into the codec workspace, encodes it, and checks every fragment hash. */
-  async #loadSegment(record: UploadRecord, index: number): Promise<void> {
+  async #loadSegment(record: UploadRecord, index: number, workspace: ErasureWorkspace): Promise<void> {
     const file = await open(this.#o.journal.segmentPath(record.id, index), 'r');
     try {
-      const data = this.#workspace.data();
+      const data = workspace.data();
       const { bytesRead } = await file.read(data, 0, SEGMENT_SIZE, 0);
       if (bytesRead !== SEGMENT_SIZE) throw new Error(`staged segment ${index} of ${record.fid} is truncated`);
     } finally {
       await file.close();
     }
-    this.#workspace.encode();
+    workspace.encode();
     record.segments[index].fragments.forEach((expected, column) => {
-      const actual = createHash('sha256').update(this.#workspace.shard(column)).digest('hex');
+      const actual = createHash('sha256').update(workspace.shard(column)).digest('hex');
       if (actual !== expected) throw new Error(`staged segment ${index} of ${record.fid} is corrupt (fragment ${column})`);
     });
   }
@@ -161,7 +190,7 @@ export class Dispatcher {
   }
 
   close(): void {
-    this.#workspace.free();
+    this.#release();
   }
 }
 
