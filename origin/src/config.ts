@@ -37,6 +37,8 @@ export interface OriginConfig {
   edgeSecret?: string;
   /** Storage nodes to prefer when placing columns (accounts). */
   preferredMiners: string[];
+  /** How long delivered columns may stay unreported before they move to other nodes, ms. @default 10 min */
+  reportTimeoutMs: number;
 }
 
 const GiB = 1024 ** 3;
@@ -64,6 +66,7 @@ export function originConfig(overrides: Partial<OriginConfig> = {}, env: NodeJS.
     threads: int(env.DEOSS_THREADS, Math.min(availableParallelism(), 4)),
     edgeSecret: env.DEOSS_EDGE_SECRET || undefined,
     preferredMiners: list(env.DEOSS_PREFERRED_MINERS),
+    reportTimeoutMs: int(env.DEOSS_REPORT_TIMEOUT_MS, 600_000),
     ...overrides,
   };
   if (Buffer.byteLength(config.domain) > 50) throw new Error('domain must be at most 50 bytes (chain limit)');

@@ -51,7 +51,7 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
     preferredMiners: config.preferredMiners,
     log,
   });
-  const uploads = new UploadService({ chain, journal, processor, dispatcher, cache, log });
+  const uploads = new UploadService({ chain, journal, processor, dispatcher, cache, log, reportTimeoutMs: config.reportTimeoutMs });
   const retriever = new Retriever({
     chain,
     client,

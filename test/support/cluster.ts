@@ -58,13 +58,13 @@ export interface Cluster {
 }
 
 /** A local cluster of real processes: 12 storage nodes and one origin sharing a local chain ledger. */
-export async function startCluster(options: { nodes?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Cluster> {
+export async function startCluster(options: { nodes?: number; env?: NodeJS.ProcessEnv; nodeArgs?: (i: number) => string[] } = {}): Promise<Cluster> {
   const home = await mkdtemp(join(tmpdir(), 'deoss-cluster-'));
   const env = { ...process.env, DEOSS_HOME: home, DEOSS_ORIGIN_PORT: '0', DEOSS_THREADS: '2', ...options.env };
   const nodes = await Promise.all(
     Array.from({ length: options.nodes ?? 12 }, async (_, i) => {
       const dir = join(home, 'nodes', String(i + 1));
-      const node = await launch(['storage-node', '--suri', `//TestNode${i + 1}`, '--dir', dir], env);
+      const node = await launch(['storage-node', '--suri', `//TestNode${i + 1}`, '--dir', dir, ...(options.nodeArgs?.(i) ?? [])], env);
       return { ...node, dir };
     }),
   );

@@ -12,6 +12,7 @@ Runs the storage-node role: the CESS fragment protocol, registered on chain with
   --port N           listen port (default 0: any free port)
   --capacity SIZE    bytes offered, e.g. 64GiB (default 16GiB)
   --chain-db FILE    local chain ledger (default $DEOSS_HOME/chain/ledger.sqlite)
+  --no-report        do not send transfer_report for completed columns (reporting done by other means)
 `;
 
 export async function storageNodeCommand(argv: string[]): Promise<number> {
@@ -24,6 +25,7 @@ export async function storageNodeCommand(argv: string[]): Promise<number> {
       host: { type: 'string' },
       capacity: { type: 'string' },
       'chain-db': { type: 'string' },
+      'no-report': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -45,6 +47,7 @@ export async function storageNodeCommand(argv: string[]): Promise<number> {
     port,
     host: values.host ?? '127.0.0.1',
     capacity: values.capacity ? parseBytes(values.capacity) : undefined,
+    report: !values['no-report'],
     log: (m) => process.stderr.write(`storage-node ${chain.account.slice(0, 8)}: ${m}\n`),
   });
   process.stdout.write(`${JSON.stringify({ role: 'storage-node', url: node.url, account: node.account, pid: process.pid })}\n`);

@@ -99,10 +99,9 @@ export function storageNodeApp(options: StorageNodeAppOptions): Hono {
       }
       if (!stored) throw new FragmentHttpError(400, 'multipart field "file" is missing');
       metrics.putBytes += FRAGMENT_SIZE;
-    } else if (body) {
-      for await (const _ of body) {
-        /* an all-zero fragment is known by its hash; its body is not needed */
-      }
+    } else {
+      // An all-zero fragment is known by its hash (CESS miners accept it without a body); record that we hold it.
+      await disk.write(fid, hash, body ?? (async function* () {})(), c.req.raw.signal);
     }
     metrics.puts++;
     reporter.touch(fid);

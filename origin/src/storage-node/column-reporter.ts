@@ -11,6 +11,8 @@ export interface ColumnReporterOptions {
   maxAttempts?: number;
   /** First retry delay; doubles each attempt. @default 1000 */
   retryMs?: number;
+  /** Off: never report (an operator reports by other means). @default true */
+  enabled?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -27,12 +29,12 @@ export class ColumnReporter {
   #closed = false;
 
   constructor(options: ColumnReporterOptions) {
-    this.#o = { debounceMs: 200, maxAttempts: 5, retryMs: 1000, ...options };
+    this.#o = { debounceMs: 200, maxAttempts: 5, retryMs: 1000, enabled: true, ...options };
   }
 
   /** A fragment of `fid` arrived: check (soon) whether a column is complete. */
   touch(fid: string, delayMs = this.#o.debounceMs): void {
-    if (this.#closed) return;
+    if (this.#closed || !this.#o.enabled) return;
     clearTimeout(this.#timers.get(fid));
     this.#timers.set(
       fid,
@@ -61,7 +63,9 @@ export class ColumnReporter {
       this.#attempts.set(fid, n);
       const id = err instanceof ChainDispatchError ? err.id : (err as Error).message;
       this.#o.log?.(`transfer report for ${fid} failed (${id}), attempt ${n}`);
-      if (n < this.#o.maxAttempts) this.touch(fid, this.#o.retryMs * 2 ** (n - 1));
+      // Another node took that index first (equal fragments can sit in several columns): look again at once.
+      const raced = id === 'fileBank.Existed';
+      if (n < this.#o.maxAttempts) this.touch(fid, raced ? 20 + Math.random() * 80 : this.#o.retryMs * 2 ** (n - 1));
       else this.#attempts.delete(fid);
     }
   }

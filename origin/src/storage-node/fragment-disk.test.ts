@@ -26,7 +26,8 @@ describe('FragmentDisk', () => {
     expect(disk.used).toBe(FRAGMENT_SIZE);
     const b = randomBytes(FRAGMENT_SIZE);
     await expect(disk.write(FID, sha(b), chunks(b))).rejects.toThrow(CapacityExceededError);
-    await disk.write(FID, ZERO_FRAGMENT_HASH, chunks(new Uint8Array(FRAGMENT_SIZE))); // known by hash, costs nothing
+    expect(await disk.has(FID, ZERO_FRAGMENT_HASH)).toBe(false); // only once it was given one
+    await disk.write(FID, ZERO_FRAGMENT_HASH, chunks(new Uint8Array(FRAGMENT_SIZE))); // a marker: costs no capacity
     expect(await disk.has(FID, ZERO_FRAGMENT_HASH)).toBe(true);
     const reopened = await FragmentDisk.open({ dir, capacity: FRAGMENT_SIZE });
     expect(reopened.used).toBe(FRAGMENT_SIZE);

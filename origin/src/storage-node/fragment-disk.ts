@@ -26,7 +26,8 @@ export interface FragmentDiskOptions {
 /**
  * Durable fragment files of a storage node. A write streams into a temp file while hashing, checks size and
  * SHA-256, fsyncs, then renames into place and fsyncs the directory, so a crash leaves either nothing or a whole,
- * verified fragment. All-zero fragments are never stored: they are known by their hash.
+ * verified fragment. All-zero fragments are known by their hash: only an empty marker file records that this node
+ * was given one (so it can tell which columns of a deal it holds), and reads of them produce zeros.
  */
 export class FragmentDisk {
   readonly dir: string;
@@ -62,7 +63,6 @@ export class FragmentDisk {
   }
 
   async has(fid: string, hash: string): Promise<boolean> {
-    if (hash === ZERO_FRAGMENT_HASH) return true;
     return stat(this.path(fid, hash)).then(
       () => true,
       () => false,
@@ -71,8 +71,16 @@ export class FragmentDisk {
 
   /** Streams `body` to disk as fragment `hash` of `fid`. Idempotent: an existing fragment is kept. */
   async write(fid: string, hash: string, body: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<void> {
-    if (hash === ZERO_FRAGMENT_HASH || (await this.has(fid, hash))) {
-      for await (const _ of body) signal?.throwIfAborted(); // drain: nothing to store
+    if (await this.has(fid, hash)) {
+      for await (const _ of body) signal?.throwIfAborted(); // drain: held already
+      return;
+    }
+    if (hash === ZERO_FRAGMENT_HASH) {
+      for await (const _ of body) signal?.throwIfAborted(); // the body is known; keep only the marker
+      const dir = join(this.dir, 'fragments', fid);
+      await mkdir(dir, { recursive: true });
+      await (await open(this.path(fid, hash), 'w')).close();
+      await syncDir(dir);
       return;
     }
     if (this.#used + this.#reserved + FRAGMENT_SIZE > this.capacity) {
@@ -116,8 +124,8 @@ export class FragmentDisk {
   async read(fid: string, hash: string, range?: { start: number; end: number }): Promise<AsyncIterable<Uint8Array> | undefined> {
     const start = range?.start ?? 0;
     const end = range?.end ?? FRAGMENT_SIZE - 1;
-    if (hash === ZERO_FRAGMENT_HASH) return zeros(end - start + 1);
     if (!(await this.has(fid, hash))) return undefined;
+    if (hash === ZERO_FRAGMENT_HASH) return zeros(end - start + 1);
     return createReadStream(this.path(fid, hash), { start, end, highWaterMark: 2 * 1024 * 1024 });
   }
 
@@ -125,7 +133,7 @@ export class FragmentDisk {
     const dir = join(this.dir, 'fragments', fid);
     const names = await readdir(dir).catch(() => [] as string[]);
     await rm(dir, { recursive: true, force: true });
-    this.#used -= names.length * FRAGMENT_SIZE;
+    this.#used -= names.filter((n) => n !== ZERO_FRAGMENT_HASH).length * FRAGMENT_SIZE;
   }
 }
 

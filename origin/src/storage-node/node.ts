@@ -19,6 +19,11 @@ export interface StorageNodeOptions {
   /** Endpoint registered on chain. @default http://host:port */
   publicUrl?: string;
   allowMessageWithoutExpiry?: boolean;
+  /**
+   * Whether the node reports completed columns to the chain itself (`transfer_report`). Off leaves reporting to an
+   * operator's own tooling. @default true
+   */
+  report?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -32,7 +37,7 @@ export interface RunningStorageNode {
 /** Starts the storage-node role: fragment server, column reporter, and registration on chain with its endpoint. */
 export async function startStorageNode(options: StorageNodeOptions): Promise<RunningStorageNode> {
   const disk = await FragmentDisk.open({ dir: options.dir, capacity: options.capacity ?? 16 * 1024 ** 3 });
-  const reporter = new ColumnReporter({ chain: options.chain, disk, log: options.log });
+  const reporter = new ColumnReporter({ chain: options.chain, disk, log: options.log, enabled: options.report ?? true });
   const app = storageNodeApp({
     chain: options.chain,
     disk,

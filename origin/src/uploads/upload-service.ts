@@ -25,6 +25,11 @@ export interface UploadServiceOptions {
   cache?: SegmentCache;
   /** How often to look for the chain's file record while storage nodes report. @default 1000 */
   reportPollMs?: number;
+  /**
+   * How long delivered columns may stay unreported before they are placed on other storage nodes (a node that took
+   * a column and never told the chain). @default 600000
+   */
+  reportTimeoutMs?: number;
   /** Longest backoff between attempts of a failing step. @default 300000 */
   maxBackoffMs?: number;
   log?: (msg: string) => void;
@@ -203,13 +208,33 @@ export class UploadService {
         await this.#o.dispatcher.dispatch(record, signal);
         return this.#set(record, 'reporting');
       case 'reporting': {
+        const deadline = Date.now() + (this.#o.reportTimeoutMs ?? 600_000);
         for (;;) {
           if (await chain.file(record.fid, { signal })) return this.#finish(record);
-          if (!(await chain.deal(record.fid, { signal }))) throw new Error('the deal disappeared from chain before completion');
+          const deal = await chain.deal(record.fid, { signal });
+          if (!deal) throw new Error('the deal disappeared from chain before completion');
+          if (Date.now() > deadline) return this.#replaceSilentColumns(record, deal.completed.map((c) => c.miner));
           await sleep(this.#o.reportPollMs ?? 1000, signal);
         }
       }
     }
+  }
+
+  /**
+   * Columns whose node never reported go to other nodes: back to dispatching with those columns unplaced. Judged by
+   * node, not by index: equal fragments (all-zero ones) can sit in several columns, and a node may report any
+   * column it holds in full.
+   */
+  async #replaceSilentColumns(record: UploadRecord, reportedBy: string[]): Promise<void> {
+    const silent = record.columns.filter((c) => !reportedBy.includes(c.miner));
+    for (const placement of silent) {
+      this.#o.log?.(`column ${placement.column} of ${record.fid.slice(0, 12)} was never reported by ${placement.miner}; placing it again`);
+      // A node that stayed silent is not trusted with any column of this file again.
+      for (const c of record.columns) if (!c.failedMiners.includes(placement.miner)) c.failedMiners.push(placement.miner);
+    }
+    for (const placement of silent) Object.assign(placement, { miner: '', endpoint: '', delivered: 0 });
+    record.lastError = `${silent.length} column(s) unreported; re-placed`;
+    await this.#set(record, 'dispatching');
   }
 
   /** Stored: staged segments become cache entries (they are the stored bytes), and the staging area goes. */
