@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { FRAGMENT_SIZE, SEGMENT_SIZE } from '../origin/src/pipeline/constants.ts';
 import { fidFromSegmentHashes } from '../origin/src/pipeline/merkle.ts';
@@ -84,7 +85,8 @@ async function memoryRun(): Promise<void> {
       MBps: Math.round((streamMiB * MiB) / 1e6 / seconds),
       bytes: streamMiB * MiB,
       segments: d.segments.length,
-      peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+      // VmHWM, not getrusage's maxrss: the latter can carry the parent's peak across fork+exec.
+      peakRssMB: Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN) / 1024),
     }),
   );
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ErasureWorkspace, ReedSolomon } from '../../../wasm/src/erasure.ts';
 import { encryptSegment, plaintextCapacity, type CipherParams } from './cipher.ts';
-import { DATA_SHARDS, FRAGMENT_COUNT, FRAGMENT_SIZE, PARITY_SHARDS, SEGMENT_SIZE } from './constants.ts';
+import { DATA_SHARDS, FRAGMENT_SIZE, PARITY_SHARDS, SEGMENT_SIZE } from './constants.ts';
 
 /** The identity of one stored segment: its SHA-256 and those of its 12 fragments (lowercase hex). */
 export interface SegmentDigest {
@@ -24,39 +24,48 @@ export interface SegmentResult extends SegmentDigest {
   buffer: Uint8Array;
 }
 
+/** Bytes of each fragment coded per step: parity is produced and hashed a block at a time. */
+const BLOCK = 1024 * 1024;
+
 /**
- * Encrypts (if asked), hashes and erasure-codes segments inside one thread. It owns one codec workspace in WASM
- * memory, so a segment costs no allocation: plaintext is encrypted or copied straight into the workspace, parity
- * is computed in place, and every digest is taken from views of WASM memory.
+ * Encrypts (if asked), hashes and erasure-codes segments inside one thread. Parity never exists whole: the codec
+ * works on 1 MiB column blocks (a 12 MiB workspace in WASM memory), each block's parity is fed to 8 running
+ * SHA-256s, and data fragments are hashed straight from the segment. The segment buffer is the job's own (or, for
+ * encrypted segments, one reused ciphertext buffer), so a segment costs no allocation.
  */
 export class SegmentCoder {
   readonly #workspace: ErasureWorkspace;
+  /** Ciphertext of the segment being processed (encryption cannot run in place: GCM's header shifts segment 0). */
+  #sealed?: Uint8Array;
 
   constructor(codec: ReedSolomon) {
     if (codec.dataShards !== DATA_SHARDS || codec.parityShards !== PARITY_SHARDS) {
       throw new RangeError(`the CESS format needs a ${DATA_SHARDS}+${PARITY_SHARDS} codec`);
     }
-    this.#workspace = codec.workspace(FRAGMENT_SIZE);
+    this.#workspace = codec.workspace(BLOCK);
   }
 
   process(job: SegmentJob): SegmentResult {
     const { index, isLast, cipher, buffer } = job;
     if (buffer.length !== SEGMENT_SIZE) throw new RangeError('segment buffer must be SEGMENT_SIZE bytes');
-    const segment = this.#workspace.data();
-    const plain = buffer.subarray(0, plaintextCapacity(cipher.kind, index));
-    if (cipher.kind === 'none') segment.set(plain);
-    else encryptSegment(cipher, plain, index, isLast, segment);
+    let segment = buffer;
+    if (cipher.kind !== 'none') {
+      this.#sealed ??= new Uint8Array(SEGMENT_SIZE);
+      encryptSegment(cipher, buffer.subarray(0, plaintextCapacity(cipher.kind, index)), index, isLast, this.#sealed);
+      segment = this.#sealed;
+    }
     const hash = sha256Hex(segment);
-    this.#workspace.encode();
     const fragments: string[] = [];
-    for (let i = 0; i < FRAGMENT_COUNT; i++) fragments.push(sha256Hex(this.#workspace.shard(i)));
-    if (cipher.kind !== 'none') buffer.set(segment);
+    for (let i = 0; i < DATA_SHARDS; i++) fragments.push(sha256Hex(segment.subarray(i * FRAGMENT_SIZE, (i + 1) * FRAGMENT_SIZE)));
+    const parity = Array.from({ length: PARITY_SHARDS }, () => createHash('sha256'));
+    for (let at = 0; at < FRAGMENT_SIZE; at += BLOCK) {
+      for (let i = 0; i < DATA_SHARDS; i++) this.#workspace.shard(i).set(segment.subarray(i * FRAGMENT_SIZE + at, i * FRAGMENT_SIZE + at + BLOCK));
+      this.#workspace.encode();
+      for (let p = 0; p < PARITY_SHARDS; p++) parity[p].update(this.#workspace.shard(DATA_SHARDS + p));
+    }
+    for (const h of parity) fragments.push(h.digest('hex'));
+    if (segment !== buffer) buffer.set(segment);
     return { index, hash, fragments, buffer };
-  }
-
-  /** Reads fragment `i` of the last processed segment (a view into WASM memory, valid until the next call). */
-  fragment(i: number): Uint8Array {
-    return this.#workspace.shard(i);
   }
 
   close(): void {
