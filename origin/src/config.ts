@@ -35,6 +35,10 @@ export interface OriginConfig {
   threads: number;
   /** Shared secret for the edge's internal routes; internal routes are off without it. Env DEOSS_EDGE_SECRET. */
   edgeSecret?: string;
+  /** Largest staged multipart part, bytes. Env DEOSS_MAX_PART_BYTES. @default 5 GiB (S3's limit) */
+  maxPartBytes: number;
+  /** Staged parts of uploads never completed are removed after this long, ms. Env DEOSS_PART_MAX_AGE_MS. @default 7 days */
+  partMaxAgeMs: number;
   /** Storage nodes to prefer when placing columns (accounts). */
   preferredMiners: string[];
   /** How long delivered columns may stay unreported before they move to other nodes, ms. @default 10 min */
@@ -65,6 +69,8 @@ export function originConfig(overrides: Partial<OriginConfig> = {}, env: NodeJS.
     ipRatePerMinute: int(env.DEOSS_IP_RATE, 1200),
     threads: int(env.DEOSS_THREADS, Math.min(availableParallelism(), 4)),
     edgeSecret: env.DEOSS_EDGE_SECRET || undefined,
+    maxPartBytes: int(env.DEOSS_MAX_PART_BYTES, 5 * GiB),
+    partMaxAgeMs: int(env.DEOSS_PART_MAX_AGE_MS, 7 * 24 * 3600 * 1000),
     preferredMiners: list(env.DEOSS_PREFERRED_MINERS),
     reportTimeoutMs: int(env.DEOSS_REPORT_TIMEOUT_MS, 600_000),
     ...overrides,

@@ -15,6 +15,7 @@ import { NodeHealth } from './dispatch/node-health.ts';
 import { createSegmentProcessor } from './pipeline/processor.ts';
 import { Retriever } from './retrieve/retriever.ts';
 import { UploadJournal } from './uploads/journal.ts';
+import { PartStore } from './uploads/part-store.ts';
 import { UploadService } from './uploads/upload-service.ts';
 
 export interface OriginComponents {
@@ -62,11 +63,16 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
     onSegment: (source) => metrics.segmentsFrom[source]++,
     onFragment: (ok) => metrics.fragmentFetches[ok ? 'ok' : 'failed']++,
   });
+  const parts = await PartStore.open({ dir: join(config.home, 'parts'), maxAgeMs: config.partMaxAgeMs });
+  const sweepParts = () => parts.sweep().catch((err) => log?.(`part sweep failed: ${err}`));
+  await sweepParts();
+  const partSweeper = setInterval(sweepParts, 3600_000).unref();
   const services: OriginServices = {
     config,
     chain,
     gateway: chain.account,
     uploads,
+    parts,
     retriever,
     cache,
     metrics,
@@ -91,6 +97,7 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
     url,
     services,
     async close() {
+      clearInterval(partSweeper);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await uploads.close();
       dispatcher.close();

@@ -4,6 +4,9 @@ import { createHash } from 'node:crypto';
 import { signInternal } from '../../origin/src/auth/internal-hmac.ts';
 import { signHeaders } from '../../origin/src/auth/signed-message.ts';
 import { accountFromSuri, type Account } from '../../origin/src/chain/accounts.ts';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { digestFile } from '../../origin/src/pipeline/file-digest.ts';
 import { startCluster, type Cluster } from '../support/cluster.ts';
 
 const MiB = 1024 * 1024;
@@ -165,6 +168,59 @@ describe('origin refuses bad input clearly and loses nothing', () => {
     expect(got.status).toBe(206);
     expect(Buffer.from(await got.arrayBuffer()).equals(body.subarray(100, 200))).toBe(true);
     expect((await fetch(`${cluster.origin.url}${path}`)).status).toBe(401);
+  });
+
+  it('stages multipart parts and composes them into one CESS file, sealing SSE-C parts at rest', async () => {
+    const internal = async (method: string, path: string, headers: Record<string, string> = {}, body?: Uint8Array | string) => {
+      const sha = body === undefined ? undefined : createHash('sha256').update(body).digest('hex');
+      return fetch(`${cluster.origin.url}${path}`, { method, body, headers: { ...signInternal(EDGE_SECRET, method, path, sha), ...headers } });
+    };
+    const stage = async (bytes: Uint8Array, headers: Record<string, string> = {}) => {
+      const res = await internal('PUT', '/internal/part', headers, bytes);
+      expect(res.status).toBe(200);
+      const part = (await res.json()) as { handle: string; size: number; md5: string };
+      expect(part).toMatchObject({ size: bytes.length, md5: createHash('md5').update(bytes).digest('hex') });
+      return part;
+    };
+    const owner = { owner: alice.address, territory: cluster.user.territory, fileName: 'big/object.bin' };
+    const pieces = [randomBytes(6 * MiB), randomBytes(5 * MiB + 7), randomBytes(1000)];
+    const parts = [];
+    for (const p of pieces) parts.push(await stage(p));
+    const unknown = await internal('POST', '/internal/compose', {}, JSON.stringify({ ...owner, sources: [{ part: 'ab'.repeat(16) }] }));
+    expect(unknown.status).toBe(404);
+    const composed = await internal('POST', '/internal/compose', {}, JSON.stringify({ ...owner, sources: parts.map((p) => ({ part: p.handle })) }));
+    expect(composed.status).toBe(200);
+    const whole = Buffer.concat(pieces);
+    const object = (await composed.json()) as { fid: string; size: number; md5: string };
+    expect(object).toMatchObject({ size: whole.length, md5: createHash('md5').update(whole).digest('hex') });
+    const wholePath = join(cluster.home, 'composed.bin');
+    await writeFile(wholePath, whole);
+    expect(object.fid).toBe((await digestFile(wholePath)).fid); // one CESS file, not one per part
+    const download = Buffer.from(await (await fetch(`${cluster.origin.url}/file/download/${object.fid}`)).arrayBuffer());
+    expect(download.equals(whole)).toBe(true);
+    // Parts are released once composed.
+    expect((await internal('POST', '/internal/compose', {}, JSON.stringify({ ...owner, sources: [{ part: parts[0].handle }] }))).status).toBe(404);
+
+    // UploadPartCopy: a range of a stored file becomes a part; SSE-C parts are sealed and need their key.
+    const key = randomBytes(32).toString('base64');
+    const copied = await internal('PUT', '/internal/part', { 'X-Deoss-Copy-Fid': object.fid, 'X-Deoss-Copy-Range': 'bytes=1000-5999', 'X-Deoss-Sse-Key': key });
+    expect(copied.status).toBe(200);
+    const copy = (await copied.json()) as { handle: string; size: number; md5: string };
+    expect(copy).toMatchObject({ size: 5000, md5: createHash('md5').update(whole.subarray(1000, 6000)).digest('hex') });
+    const secret = await stage(Buffer.from('top secret '.repeat(1000)), { 'X-Deoss-Sse-Key': key });
+    const sources = JSON.stringify({ ...owner, sources: [{ part: copy.handle }, { part: secret.handle }, { fid: object.fid, start: 0, end: 9 }] });
+    expect((await internal('POST', '/internal/compose', {}, sources)).status).toBe(403); // sealed parts need the key
+    const sealed = await internal('POST', '/internal/compose', { 'X-Deoss-Sse-Key': key }, sources);
+    expect(sealed.status).toBe(200);
+    const encrypted = (await sealed.json()) as { fid: string; size: number };
+    const expected = Buffer.concat([whole.subarray(1000, 6000), Buffer.from('top secret '.repeat(1000)), whole.subarray(0, 10)]);
+    expect(encrypted.size).toBe(expected.length);
+    const path = `/internal/object/${encrypted.fid}`;
+    const plain = await internal('GET', path, { 'X-Deoss-Sse-Key': key });
+    expect(Buffer.from(await plain.arrayBuffer()).equals(expected)).toBe(true);
+    const raw = Buffer.from(await (await fetch(`${cluster.origin.url}/file/download/${encrypted.fid}`)).arrayBuffer());
+    expect(raw.includes(Buffer.from('top secret'))).toBe(false);
+    expect((await internal('POST', '/internal/compose', {}, '{"owner":1}')).status).toBe(400);
   });
 
   it('finishes an upload whose origin was killed during dispatch', async () => {

@@ -2,6 +2,7 @@ import type { SegmentCache } from '../cache/segment-cache.ts';
 import type { Chain } from '../chain/port.ts';
 import type { OriginConfig } from '../config.ts';
 import type { Retriever } from '../retrieve/retriever.ts';
+import type { PartStore } from '../uploads/part-store.ts';
 import type { UploadService } from '../uploads/upload-service.ts';
 import type { ReplayCache } from '../auth/signed-message.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -36,6 +37,8 @@ export interface OriginServices {
   /** The gateway's account (the chain client's signer). */
   gateway: string;
   uploads: UploadService;
+  /** Staged S3 multipart parts (internal routes). */
+  parts: PartStore;
   retriever: Retriever;
   cache: SegmentCache;
   metrics: OriginMetrics;

@@ -7,6 +7,7 @@ import { readFile } from '../retrieve/file-reader.ts';
 import type { OriginEnv, OriginServices } from './context.ts';
 import { describeFile, parseRange } from './download.ts';
 import { ApiError } from './errors.ts';
+import { partRoutes } from './internal-parts.ts';
 import { requiredSpace } from './upload.ts';
 
 /**
@@ -19,21 +20,9 @@ import { requiredSpace } from './upload.ts';
  * - `GET|HEAD /internal/object/:fid` with optional Range (and X-Deoss-Sse-Key to decrypt) → the bytes
  */
 export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
-  const secret = s.config.edgeSecret;
-  if (!secret) return;
-  const seen = new Map<string, number>();
-  const signed: MiddlewareHandler<OriginEnv> = async (c, next) => {
-    const url = new URL(c.req.url);
-    try {
-      const promised = verifyInternal(c.req.method, url.pathname + url.search, (n) => c.req.header(n), { secret, seen });
-      c.set('promisedSha256', promised);
-    } catch (err) {
-      if (err instanceof InternalAuthError) throw new ApiError(401, err.message);
-      throw err;
-    }
-    await next();
-  };
-
+  if (!s.config.edgeSecret) return;
+  const signed = internalAuth(s.config.edgeSecret);
+  partRoutes(app, s, signed);
   app.put('/internal/object', signed, async (c) => {
     const owner = c.req.header('X-Deoss-Owner');
     const territoryName = c.req.header('X-Deoss-Territory');
@@ -99,16 +88,32 @@ export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
   });
 }
 
-function sseKey(c: Context): CipherSpec | undefined {
-  const value = c.req.header('X-Deoss-Sse-Key');
+/** Checks the edge's HMAC signature (auth/internal-hmac.ts) and records the body hash it promised. */
+export function internalAuth(secret: string): MiddlewareHandler<OriginEnv> {
+  const seen = new Map<string, number>();
+  return async (c, next) => {
+    const url = new URL(c.req.url);
+    try {
+      const promised = verifyInternal(c.req.method, url.pathname + url.search, (n) => c.req.header(n), { secret, seen });
+      c.set('promisedSha256', promised);
+    } catch (err) {
+      if (err instanceof InternalAuthError) throw new ApiError(401, err.message);
+      throw err;
+    }
+    await next();
+  };
+}
+
+export function sseKey(c: Context, header = 'X-Deoss-Sse-Key'): Extract<CipherSpec, { kind: 'aes-256-gcm' }> | undefined {
+  const value = c.req.header(header);
   if (!value) return undefined;
   const key = Buffer.from(value, 'base64');
-  if (key.length !== 32) throw new ApiError(400, 'X-Deoss-Sse-Key must be 32 bytes, base64');
+  if (key.length !== 32) throw new ApiError(400, `${header} must be 32 bytes, base64`);
   return { kind: 'aes-256-gcm', key };
 }
 
 /** CESS file names are 3..63 bytes: keep the tail of long S3 keys, pad short ones. */
-function paddedName(name: string): string {
+export function paddedName(name: string): string {
   let n = name.split('/').filter(Boolean).pop() ?? 'object';
   while (Buffer.byteLength(n) > 63) n = n.slice(1);
   return Buffer.byteLength(n) < 3 ? `${n}___`.slice(0, 3) : n;
