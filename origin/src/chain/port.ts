@@ -30,6 +30,11 @@ export interface TxReceipt {
   /** True once the block is final (the local chain finalizes at once). */
   finalized: boolean;
   events: ChainEvent[];
+  /**
+   * Fee the signer paid for the transaction that carried this call (`TransactionPayment.TransactionFeePaid`);
+   * shared by every call of a batch. The local chain charges no fees: 0.
+   */
+  fee: Amount;
 }
 
 export type TerritoryState = 'Active' | 'Frozen' | 'Expired' | 'OnConsignment';
@@ -61,6 +66,11 @@ export interface UserBrief {
   /** 3..63 bytes. */
   fileName: string;
   territoryName: string;
+  /**
+   * Only on CESS runtimes up to spec 125, whose `UserBrief` has a `bucket_name` (the chain files every upload in a
+   * bucket it creates on demand). Ignored elsewhere; the `cess` adapter fills in its configured default.
+   */
+  bucketName?: string;
 }
 
 /** `FileBank.DealMap`: a declared upload waiting for its 12 fragment columns to be reported. */
@@ -105,16 +115,71 @@ export interface MinerInfo {
   serviceSpace: Amount;
 }
 
-/** A gateway registration (`Oss.Oss`). */
+/**
+ * A gateway registration (`Oss.Oss`). CESS keeps one text field (`domain`, ≤ 50 bytes) and a 38-byte libp2p peer
+ * id: the `cess` adapter publishes `domain || endpoint` there and reads it back as both (docs/chain.md).
+ */
 export interface GatewayInfo {
   account: AccountId;
   endpoint: string;
   domain: string;
+  /** The gateway's libp2p peer id (base58), when it published one. */
+  peerId?: string;
+}
+
+/**
+ * `Oss.proxy_authorzie` (sic): a user's sr25519 signature that lets `operator` act for them, submitted (and paid
+ * for) by someone else, usually the gateway. The user signs `proxyAuthorizationMessage({ operator, exp })`
+ * (proxy-authorization.ts); the chain accepts it while `exp + CHAIN.proxyPayloadExpiryBlocks > current block`.
+ */
+export interface ProxyAuthorization {
+  /** The user granting the authorization (the signer of the message). */
+  owner: AccountId;
+  /** The gateway being authorized. */
+  operator: AccountId;
+  /** Block number the signed payload carries. */
+  exp: BlockNumber;
+  /** 64-byte sr25519 signature. */
+  signature: Uint8Array;
+}
+
+/** A territory transaction a user signs themselves (built by the gateway, which never holds the user's key). */
+export type TerritoryTx =
+  | { kind: 'mint'; name: string; gib: number; days: number }
+  | { kind: 'expand'; name: string; gib: number }
+  | { kind: 'renew'; name: string; days: number };
+
+/**
+ * A transaction built for `signer` to sign: sign `signingPayload` with sr25519 and hand back `payload` unchanged
+ * with the signature (`submitSignedTx`).
+ */
+export interface UnsignedTx {
+  signer: AccountId;
+  call: TerritoryTx;
+  /** 0x-hex of the exact bytes to sign (for CESS: the extrinsic payload, blake2-256 hashed when over 256 bytes). */
+  signingPayload: string;
+  /**
+   * What the adapter needs to assemble the signed transaction, JSON-safe. For CESS it is polkadot-js's
+   * `SignerPayloadJSON`, which a browser wallet's `signPayload` accepts as is.
+   */
+  payload: Record<string, unknown>;
+  /** Last block at which the chain still accepts the signed transaction. */
+  validUntil: BlockNumber;
+  /** What the call will charge, in base units, at today's price (fees not included). */
+  price: Amount;
+}
+
+/** A signed `UnsignedTx`: its payload and the signer's signature (64 bytes sr25519, or 65 with a type prefix). */
+export interface SignedTx {
+  signer: AccountId;
+  payload: Record<string, unknown>;
+  signature: Uint8Array;
 }
 
 export type ChainEvent =
   | { type: 'UploadDeclaration'; operator: AccountId; owner: AccountId; fid: Hash64 }
-  | { type: 'TransferReport'; miner: AccountId; fid: Hash64; index: number }
+  /** `index` is the reported column (1..12); absent when the adapter could not read it from the block. */
+  | { type: 'TransferReport'; miner: AccountId; fid: Hash64; index?: number }
   | { type: 'StorageCompleted'; fid: Hash64 }
   | { type: 'DeleteFile'; operator: AccountId; owner: AccountId; fid: Hash64 }
   | { type: 'Authorize'; owner: AccountId; operator: AccountId }
@@ -133,19 +198,26 @@ export interface Chain {
   transfer(to: AccountId, amount: Amount, opts?: CallOptions): Promise<TxReceipt>;
 
   // Gateway (`oss` pallet)
-  registerGateway(p: { endpoint: string; domain: string }, opts?: CallOptions): Promise<TxReceipt>;
+  /** Registers this account as a gateway, or updates its registration. `peerId`: optional libp2p id (base58). */
+  registerGateway(p: { endpoint: string; domain: string; peerId?: string }, opts?: CallOptions): Promise<TxReceipt>;
   gateway(account: AccountId, opts?: CallOptions): Promise<GatewayInfo | undefined>;
   /** The user side: let `operator` (a registered gateway) act for this account. */
   authorize(operator: AccountId, opts?: CallOptions): Promise<TxReceipt>;
   cancelAuthorize(operator: AccountId, opts?: CallOptions): Promise<TxReceipt>;
   /** `Oss.AuthorityList[owner]` contains `operator`. */
   isAuthorized(owner: AccountId, operator: AccountId, opts?: CallOptions): Promise<boolean>;
+  /** Submits a user's signed authorization of a gateway; this client pays the fee (`Oss.proxy_authorzie`). */
+  proxyAuthorize(p: ProxyAuthorization, opts?: CallOptions): Promise<TxReceipt>;
 
   // Territories (`storage_handler` pallet), signed by their owner
   mintTerritory(p: { name: string; gib: number; days: number }, opts?: CallOptions): Promise<TxReceipt>;
   expandTerritory(p: { name: string; gib: number }, opts?: CallOptions): Promise<TxReceipt>;
   renewTerritory(p: { name: string; days: number }, opts?: CallOptions): Promise<TxReceipt>;
   territory(owner: AccountId, name: string, opts?: CallOptions): Promise<Territory | undefined>;
+  /** Builds a territory purchase, expansion or renewal for `signer` to sign elsewhere (no key needed here). */
+  buildTerritoryTx(signer: AccountId, call: TerritoryTx, opts?: CallOptions): Promise<UnsignedTx>;
+  /** Submits a transaction built by `buildTerritoryTx` and signed by its signer; the signer pays. */
+  submitSignedTx(tx: SignedTx, opts?: CallOptions): Promise<TxReceipt>;
 
   // Files (`file_bank` pallet)
   /** Signed by the owner or an operator the owner authorized. Locks 12 × 8 MiB per segment of the territory. */
@@ -205,4 +277,10 @@ export const CHAIN = {
   maxTerritoryNameBytes: 63,
   minFileNameBytes: 3,
   maxFileNameBytes: 63,
+  /** Gateways one account may authorize (`Oss` AuthorLimit). */
+  maxAuthorizedGateways: 20,
+  /** A proxy authorization stays valid while `exp + this > current block` (runtime `PayloadExpired`). */
+  proxyPayloadExpiryBlocks: 100,
+  /** Most segments one declaration may carry (runtime `SegmentCount`). */
+  maxSegments: 1000,
 } as const;

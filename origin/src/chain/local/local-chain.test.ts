@@ -31,6 +31,7 @@ chainConformance('local', async () => {
   return {
     client,
     fund: async (role, amount) => (await client(role)).fund((await client(role)).account, amount),
+    key: (role) => accountFromSuri(`//${role}`),
     advanceDays: async (days) => {
       now += days * 86_400_000;
     },

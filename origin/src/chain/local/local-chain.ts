@@ -3,7 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Account } from '../accounts.ts';
-import { isValidAddress, toCessAddress } from '../accounts.ts';
+import { isValidAddress, toCessAddress, verifySr25519 } from '../accounts.ts';
+import { proxyAuthorizationMessage } from '../proxy-authorization.ts';
 import {
   CHAIN,
   ChainDispatchError,
@@ -18,9 +19,13 @@ import {
   type GatewayInfo,
   type Hash64,
   type MinerInfo,
+  type ProxyAuthorization,
   type SegmentSpec,
+  type SignedTx,
   type Territory,
+  type TerritoryTx,
   type TxReceipt,
+  type UnsignedTx,
   type UserBrief,
   type UserFile,
 } from '../port.ts';
@@ -120,7 +125,7 @@ class LedgerChain implements LocalChain {
         }, block);
       })
       .immediate();
-    return { block, finalized: true, events };
+    return { block, finalized: true, events, fee: 0n };
   }
 
   async #read<T>(signal: AbortSignal | undefined, body: () => T): Promise<T> {
@@ -275,42 +280,119 @@ class LedgerChain implements LocalChain {
     });
   }
 
+  async proxyAuthorize(p: ProxyAuthorization, opts?: CallOptions): Promise<TxReceipt> {
+    const owner = toCessAddress(p.owner);
+    const op = toCessAddress(p.operator);
+    if (p.signature.length !== 64) fail('oss', 'MalformedSignature', 'an sr25519 signature is 64 bytes');
+    const valid = await verifySr25519(proxyAuthorizationMessage({ operator: op, exp: p.exp }), p.signature, owner);
+    // CESS emits no event for a proxy authorization; neither do we.
+    return this.#tx(opts?.signal, (_emit, block) => {
+      if (!(p.exp + CHAIN.proxyPayloadExpiryBlocks > block)) fail('oss', 'Expired', `signed for block ${p.exp}; now ${block}`);
+      if (!valid) fail('oss', 'VerifySigFailed', 'the signature does not match owner and payload');
+      if (!this.#db.prepare('SELECT 1 FROM gateways WHERE address = ?').get(op)) fail('oss', 'NotOss', `${op} is not a registered gateway`);
+      if (this.#db.prepare('SELECT 1 FROM authorities WHERE owner = ? AND operator = ?').get(owner, op)) fail('oss', 'Existed', 'already authorized');
+      const count = (this.#db.prepare('SELECT COUNT(*) AS n FROM authorities WHERE owner = ?').get(owner) as { n: number }).n;
+      if (count >= AUTHORITY_LIMIT) fail('oss', 'BoundedVecError', `at most ${AUTHORITY_LIMIT} authorized gateways`);
+      this.#db.prepare('INSERT INTO authorities (owner, operator) VALUES (?, ?)').run(owner, op);
+    });
+  }
+
   // ── territories ──────────────────────────────────────────────────────────
 
   mintTerritory(p: { name: string; gib: number; days: number }, opts?: CallOptions): Promise<TxReceipt> {
-    return this.#tx(opts?.signal, (emit, block) => {
-      checkTerritoryName(p.name);
-      if (!Number.isInteger(p.gib) || p.gib < 1) fail('storageHandler', 'BugInvalid', 'gib must be a positive integer');
-      if (!Number.isInteger(p.days) || p.days < 1) fail('storageHandler', 'BugInvalid', 'days must be a positive integer');
-      if (this.#territoryRow(this.account, p.name)) fail('storageHandler', 'DuplicateName', `territory "${p.name}" exists`);
-      this.#charge(this.account, CHAIN.unitPrice * BigInt(p.gib) * BigInt(p.days));
-      const token = `0x${createHash('sha256').update(`${this.account}/${p.name}/${block}/${randomBytes(16).toString('hex')}`).digest('hex')}`;
-      this.#db
-        .prepare('INSERT INTO territories (owner, name, token, total, used, locked, start, deadline) VALUES (?, ?, ?, ?, 0, 0, ?, ?)')
-        .run(this.account, p.name, token, p.gib * GIB, block, block + p.days * CHAIN.blocksPerDay);
-      emit({ type: 'MintTerritory', owner: this.account, name: p.name, space: BigInt(p.gib * GIB) });
-    });
+    return this.#tx(opts?.signal, (emit, block) => this.#mint(this.account, p, emit, block));
   }
 
   expandTerritory(p: { name: string; gib: number }, opts?: CallOptions): Promise<TxReceipt> {
-    return this.#tx(opts?.signal, (_emit, block) => {
-      const row = this.#activeTerritory(this.account, p.name, block);
-      if (!Number.isInteger(p.gib) || p.gib < 1) fail('storageHandler', 'BugInvalid', 'gib must be a positive integer');
-      const daysLeft = Math.max(1, Math.ceil((row.deadline - block) / CHAIN.blocksPerDay));
-      this.#charge(this.account, CHAIN.unitPrice * BigInt(p.gib) * BigInt(daysLeft));
-      this.#db.prepare('UPDATE territories SET total = total + ? WHERE owner = ? AND name = ?').run(p.gib * GIB, this.account, p.name);
-    });
+    return this.#tx(opts?.signal, (_emit, block) => this.#expand(this.account, p, block));
   }
 
   renewTerritory(p: { name: string; days: number }, opts?: CallOptions): Promise<TxReceipt> {
-    return this.#tx(opts?.signal, (_emit, block) => {
-      const row = this.#territoryRow(this.account, p.name) ?? fail('storageHandler', 'NotHaveTerritory');
-      if (!Number.isInteger(p.days) || p.days < 1) fail('storageHandler', 'BugInvalid', 'days must be a positive integer');
-      this.#charge(this.account, CHAIN.unitPrice * BigInt(Math.ceil(row.total / GIB)) * BigInt(p.days));
-      // An expired territory is renewed from now; an active one is extended.
-      const base = Math.max(row.deadline, block);
-      this.#db.prepare('UPDATE territories SET deadline = ? WHERE owner = ? AND name = ?').run(base + p.days * CHAIN.blocksPerDay, this.account, p.name);
+    return this.#tx(opts?.signal, (_emit, block) => this.#renew(this.account, p, block));
+  }
+
+  #mint(account: string, p: { name: string; gib: number; days: number }, emit: (e: ChainEvent) => void, block: BlockNumber): void {
+    checkTerritoryName(p.name);
+    if (!Number.isInteger(p.gib) || p.gib < 1) fail('storageHandler', 'BugInvalid', 'gib must be a positive integer');
+    if (!Number.isInteger(p.days) || p.days < 1) fail('storageHandler', 'BugInvalid', 'days must be a positive integer');
+    if (this.#territoryRow(account, p.name)) fail('storageHandler', 'DuplicateName', `territory "${p.name}" exists`);
+    this.#charge(account, this.#price({ kind: 'mint', ...p }, account, block));
+    const token = `0x${createHash('sha256').update(`${account}/${p.name}/${block}/${randomBytes(16).toString('hex')}`).digest('hex')}`;
+    this.#db
+      .prepare('INSERT INTO territories (owner, name, token, total, used, locked, start, deadline) VALUES (?, ?, ?, ?, 0, 0, ?, ?)')
+      .run(account, p.name, token, p.gib * GIB, block, block + p.days * CHAIN.blocksPerDay);
+    emit({ type: 'MintTerritory', owner: account, name: p.name, space: BigInt(p.gib * GIB) });
+  }
+
+  #expand(account: string, p: { name: string; gib: number }, block: BlockNumber): void {
+    this.#activeTerritory(account, p.name, block);
+    if (!Number.isInteger(p.gib) || p.gib < 1) fail('storageHandler', 'BugInvalid', 'gib must be a positive integer');
+    this.#charge(account, this.#price({ kind: 'expand', ...p }, account, block));
+    this.#db.prepare('UPDATE territories SET total = total + ? WHERE owner = ? AND name = ?').run(p.gib * GIB, account, p.name);
+  }
+
+  #renew(account: string, p: { name: string; days: number }, block: BlockNumber): void {
+    const row = this.#territoryRow(account, p.name) ?? fail('storageHandler', 'NotHaveTerritory');
+    if (!Number.isInteger(p.days) || p.days < 1) fail('storageHandler', 'BugInvalid', 'days must be a positive integer');
+    this.#charge(account, this.#price({ kind: 'renew', ...p }, account, block));
+    // An expired territory is renewed from now; an active one is extended.
+    const base = Math.max(row.deadline, block);
+    this.#db.prepare('UPDATE territories SET deadline = ? WHERE owner = ? AND name = ?').run(base + p.days * CHAIN.blocksPerDay, account, p.name);
+  }
+
+  /** What a territory call costs at CESS's price: GiB × days × unit price (expansion: the days left). */
+  #price(call: TerritoryTx, account: string, block: BlockNumber): bigint {
+    if (call.kind === 'mint') return CHAIN.unitPrice * BigInt(call.gib) * BigInt(call.days);
+    const row = this.#territoryRow(account, call.name);
+    if (!row) return 0n;
+    if (call.kind === 'expand') {
+      const daysLeft = Math.max(1, Math.ceil((row.deadline - block) / CHAIN.blocksPerDay));
+      return CHAIN.unitPrice * BigInt(call.gib) * BigInt(daysLeft);
+    }
+    return CHAIN.unitPrice * BigInt(Math.ceil(row.total / GIB)) * BigInt(call.days);
+  }
+
+  /**
+   * The local chain's stand-in for an extrinsic: a canonical JSON payload with a per-account nonce and a last
+   * valid block, signed (sr25519) over `deoss-local-tx:` + that JSON. Replays fail on the nonce.
+   */
+  async buildTerritoryTx(signer: AccountId, call: TerritoryTx, opts?: CallOptions): Promise<UnsignedTx> {
+    return this.#read(opts?.signal, () => {
+      const account = toCessAddress(signer);
+      const block = this.#block();
+      const payload = localTxPayload({ signer: account, nonce: this.#nonce(account), validUntil: block + LOCAL_TX_VALID_BLOCKS, call: checkTerritoryTx(call) });
+      return {
+        signer: account,
+        call: payload.call,
+        signingPayload: `0x${Buffer.from(localSigningBytes(payload)).toString('hex')}`,
+        payload: { ...payload },
+        validUntil: payload.validUntil,
+        price: this.#price(payload.call, account, block),
+      };
     });
+  }
+
+  async submitSignedTx(tx: SignedTx, opts?: CallOptions): Promise<TxReceipt> {
+    const payload = parseLocalTxPayload(tx.payload);
+    const signer = toCessAddress(tx.signer);
+    if (payload.signer !== signer) fail('system', 'BadSigner', 'the payload names another signer');
+    if (!(await verifySr25519(localSigningBytes(payload), stripSignatureType(tx.signature), signer))) fail('system', 'BadProof', 'the signature does not match the payload');
+    return this.#tx(opts?.signal, (emit, block) => {
+      if (block > payload.validUntil) fail('system', 'AncientBirthBlock', `the transaction expired at block ${payload.validUntil}`);
+      const nonce = this.#nonce(signer);
+      if (payload.nonce < nonce) fail('system', 'Stale', 'nonce already used');
+      if (payload.nonce > nonce) fail('system', 'Future', 'nonce is ahead of the account');
+      this.#db.prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(`nonce:${signer}`, String(nonce + 1));
+      const call = payload.call;
+      if (call.kind === 'mint') this.#mint(signer, call, emit, block);
+      else if (call.kind === 'expand') this.#expand(signer, call, block);
+      else this.#renew(signer, call, block);
+    });
+  }
+
+  #nonce(account: string): number {
+    const row = this.#db.prepare('SELECT value FROM meta WHERE key = ?').get(`nonce:${account}`) as { value: string } | undefined;
+    return row ? Number(row.value) : 0;
   }
 
   territory(owner: AccountId, name: string, opts?: CallOptions): Promise<Territory | undefined> {
@@ -485,6 +567,50 @@ class LedgerChain implements LocalChain {
     this.#closed = true;
     this.#db.close();
   }
+}
+
+/** How long a locally built transaction stays valid, in blocks (CESS's default mortality is 64 blocks). */
+const LOCAL_TX_VALID_BLOCKS = 64;
+
+interface LocalTxPayload {
+  chain: 'deoss-local';
+  signer: string;
+  nonce: number;
+  validUntil: number;
+  call: TerritoryTx;
+}
+
+function localTxPayload(p: Omit<LocalTxPayload, 'chain'>): LocalTxPayload {
+  return { chain: 'deoss-local', signer: p.signer, nonce: p.nonce, validUntil: p.validUntil, call: p.call };
+}
+
+/** Canonical bytes: fixed key order, so the signer and the chain see the same text. */
+function localSigningBytes(p: LocalTxPayload): Uint8Array {
+  const c = p.call;
+  const call = c.kind === 'mint' ? { kind: c.kind, name: c.name, gib: c.gib, days: c.days } : c.kind === 'expand' ? { kind: c.kind, name: c.name, gib: c.gib } : { kind: c.kind, name: c.name, days: c.days };
+  return new TextEncoder().encode(`deoss-local-tx:${JSON.stringify({ chain: p.chain, signer: p.signer, nonce: p.nonce, validUntil: p.validUntil, call })}`);
+}
+
+function parseLocalTxPayload(raw: Record<string, unknown>): LocalTxPayload {
+  if (raw.chain !== 'deoss-local' || typeof raw.signer !== 'string' || !Number.isInteger(raw.nonce) || !Number.isInteger(raw.validUntil)) {
+    fail('system', 'BadProof', 'not a transaction built by this chain');
+  }
+  return localTxPayload({ signer: raw.signer as string, nonce: raw.nonce as number, validUntil: raw.validUntil as number, call: checkTerritoryTx(raw.call as TerritoryTx) });
+}
+
+function checkTerritoryTx(call: TerritoryTx): TerritoryTx {
+  const positive = (n: unknown) => Number.isInteger(n) && (n as number) > 0;
+  if (!call || typeof call !== 'object' || typeof call.name !== 'string') fail('storageHandler', 'BugInvalid', 'a territory call needs a name');
+  checkTerritoryName(call.name);
+  if (call.kind === 'mint' && positive(call.gib) && positive(call.days)) return { kind: 'mint', name: call.name, gib: call.gib, days: call.days };
+  if (call.kind === 'expand' && positive(call.gib)) return { kind: 'expand', name: call.name, gib: call.gib };
+  if (call.kind === 'renew' && positive(call.days)) return { kind: 'renew', name: call.name, days: call.days };
+  return fail('storageHandler', 'BugInvalid', 'expected {kind: mint, gib, days} | {kind: expand, gib} | {kind: renew, days} with positive integers');
+}
+
+/** Accepts a bare 64-byte sr25519 signature or a MultiSignature with the sr25519 prefix (0x01). */
+function stripSignatureType(sig: Uint8Array): Uint8Array {
+  return sig.length === 65 && sig[0] === 1 ? sig.subarray(1) : sig;
 }
 
 function checkHash(hash: string): void {
