@@ -221,6 +221,18 @@ describe('origin refuses bad input clearly and loses nothing', () => {
     const raw = Buffer.from(await (await fetch(`${cluster.origin.url}/file/download/${encrypted.fid}`)).arrayBuffer());
     expect(raw.includes(Buffer.from('top secret'))).toBe(false);
     expect((await internal('POST', '/internal/compose', {}, '{"owner":1}')).status).toBe(400);
+
+    // Releasing a FID deletes it on chain once stored; a second release finds nothing.
+    const until = Date.now() + 60_000;
+    while (Date.now() < until) {
+      const state = ((await (await fetch(`${cluster.origin.url}/file/state/${object.fid}`)).json()) as { data: { state: string } }).data.state;
+      if (state === 'stored') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const release = (fid: string) => internal('DELETE', `/internal/object/${fid}`, { 'X-Deoss-Owner': alice.address });
+    expect((await release(object.fid)).status).toBe(200);
+    expect((await release(object.fid)).status).toBe(404);
+    expect((await fetch(`${cluster.origin.url}/file/metadata/${object.fid}`)).status).toBe(404);
   });
 
   it('finishes an upload whose origin was killed during dispatch', async () => {

@@ -22,8 +22,10 @@ export async function describeFile(s: OriginServices, fid: string, account?: str
     const owner = record.owners.find((o) => o.user === account) ?? record.owners[0];
     return { size: Number(record.fileSize), name: owner?.fileName ?? fid, owners: record.owners, stored: true };
   }
+  // A local upload describes the file only until it is stored: from then on the chain is the authority (a
+  // deleted file must not live on in the origin's journal).
   const local = s.uploads.byFid(fid);
-  if (local && local.state !== 'failed') {
+  if (local && local.state !== 'failed' && local.state !== 'stored') {
     return {
       size: local.size,
       name: local.fileName,

@@ -38,6 +38,7 @@ export function fileRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
 
   app.get('/file/location/:fid', async (c) => {
     const fid = fidParam(c.req.param('fid'));
+    s.retriever.forgetRecord(fid);
     const record = await s.chain.file(fid);
     if (!record) throw new ApiError(404, 'not found');
     const endpoints = new Map((await s.chain.miners()).map((m) => [m.account, m.endpoint]));
@@ -62,6 +63,7 @@ export function fileRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
   app.delete('/file/:fid', requireSignature(s), async (c) => {
     const fid = fidParam(c.req.param('fid'));
     const receipt = await s.chain.deleteFile({ owner: c.get('caller'), fid });
+    s.retriever.forgetRecord(fid);
     const record = await s.chain.file(fid);
     if (!record) await s.cache.delete(fid);
     return c.json({ code: 200, msg: 'ok', data: { block: receipt.block } });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { InternalAuthError, UNSIGNED_PAYLOAD, verifyInternal } from '../auth/internal-hmac.ts';
+import { ChainDispatchError } from '../chain/port.ts';
 import type { CipherSpec } from '../pipeline/cipher.ts';
 import { iterableSource } from '../pipeline/source.ts';
 import { readFile } from '../retrieve/file-reader.ts';
@@ -62,6 +63,31 @@ export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
       if (settled.state === 'failed') throw new ApiError(502, `upload failed: ${settled.lastError ?? 'unknown reason'}`);
     }
     return c.json({ fid: record.fid, size, md5: md5.digest('hex'), state: record.state });
+  });
+
+  // The edge releases a FID when no S3 key refers to it any more. An upload still on its way to the storage nodes
+  // is deleted once it settles (in memory: after an origin restart the edge's retry does it).
+  app.delete('/internal/object/:fid', signed, async (c) => {
+    const fid = c.req.param('fid') ?? '';
+    const owner = c.req.header('X-Deoss-Owner');
+    if (!/^[0-9a-f]{64}$/.test(fid) || !owner) throw new ApiError(400, 'a fid and X-Deoss-Owner are required');
+    const local = s.uploads.byFid(fid);
+    if (local && local.state !== 'stored' && local.state !== 'failed') {
+      void s.uploads
+        .whenSettled(local)
+        .then((r) => (r.state === 'stored' ? s.chain.deleteFile({ owner, fid }) : undefined))
+        .catch((err) => console.error(`origin: deferred delete of ${fid} failed:`, err));
+      return c.json({ fid, deleted: 'deferred' }, 202);
+    }
+    try {
+      await s.chain.deleteFile({ owner, fid });
+    } catch (err) {
+      if (err instanceof ChainDispatchError && (err.id === 'fileBank.NonExistent' || err.id === 'fileBank.NotOwner')) return c.json({ fid, deleted: 'absent' }, 404);
+      throw err;
+    }
+    s.retriever.forgetRecord(fid);
+    if (!(await s.chain.file(fid))) await s.cache.delete(fid);
+    return c.json({ fid, deleted: 'now' });
   });
 
   app.on(['GET', 'HEAD'], '/internal/object/:fid', signed, async (c) => {

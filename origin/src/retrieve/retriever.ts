@@ -80,6 +80,11 @@ export class Retriever {
     return path;
   }
 
+  /** Drops a remembered file record (after a delete). */
+  forgetRecord(fid: string): void {
+    this.#records.delete(fid);
+  }
+
   /** The chain's file record, remembered briefly (it only changes when owners come and go). */
   async fileRecord(fid: string, signal?: AbortSignal): Promise<FileRecord | undefined> {
     const hit = this.#records.get(fid);
