@@ -6,3 +6,6 @@ const app = new Hono();
 app.get('/healthz', (c) => c.json({ ok: true, role: 'edge' }));
 
 export default app;
+
+export { BucketIndex } from './namespace/bucket-index.ts';
+export { AccountDirectory } from './namespace/account-directory.ts';

@@ -1,0 +1,30 @@
+import type { AccountDirectory } from './account-directory.ts';
+import type { BucketIndex } from './bucket-index.ts';
+
+/** The bindings the namespace layer needs (declared in wrangler.toml; the secret via `wrangler secret put`). */
+export interface NamespaceBindings {
+  /** One BucketIndex per bucket, addressed by idFromName(bucket name). */
+  BUCKET_INDEX: DurableObjectNamespace<BucketIndex>;
+  /** The single AccountDirectory, addressed by idFromName(ACCOUNT_DIRECTORY_NAME). */
+  ACCOUNT_DIRECTORY: DurableObjectNamespace<AccountDirectory>;
+  /** Seals access-key secrets at rest (AES-256-GCM under a key derived from it). At least 32 characters. */
+  KEY_ENCRYPTION_SECRET: string;
+}
+
+declare global {
+  namespace Cloudflare {
+    interface Env extends NamespaceBindings {}
+  }
+}
+
+export const ACCOUNT_DIRECTORY_NAME = 'global';
+
+/** The stub of `bucket`'s index. The name is not validated here: BucketIndex.create does that. */
+export function bucketIndex(env: Pick<NamespaceBindings, 'BUCKET_INDEX'>, bucket: string): DurableObjectStub<BucketIndex> {
+  return env.BUCKET_INDEX.get(env.BUCKET_INDEX.idFromName(bucket));
+}
+
+/** The stub of the account directory. */
+export function accountDirectory(env: Pick<NamespaceBindings, 'ACCOUNT_DIRECTORY'>): DurableObjectStub<AccountDirectory> {
+  return env.ACCOUNT_DIRECTORY.get(env.ACCOUNT_DIRECTORY.idFromName(ACCOUNT_DIRECTORY_NAME));
+}
