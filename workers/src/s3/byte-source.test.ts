@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { ByteSource } from './byte-source.ts';
+
+function pattern(n: number): Uint8Array {
+  return Uint8Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff);
+}
+
+async function drain(src: ByteSource, carry = 0): Promise<{ bytes: Uint8Array; sizes: number[] }> {
+  const pieces: Uint8Array[] = [];
+  const sizes: number[] = [];
+  let prefix: Uint8Array | undefined;
+  for (;;) {
+    const { data, eof } = await src.read(prefix);
+    sizes.push(data.byteLength);
+    // Keep the last `carry` bytes as the next prefix, as a decoder does with a split header.
+    const keep = eof ? 0 : Math.min(carry, data.byteLength);
+    pieces.push(data.slice(0, data.byteLength - keep));
+    prefix = data.slice(data.byteLength - keep);
+    if (eof) break;
+  }
+  const bytes = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
+  let off = 0;
+  for (const p of pieces) {
+    bytes.set(p, off);
+    off += p.byteLength;
+  }
+  return { bytes, sizes };
+}
+
+describe('ByteSource', () => {
+  it('reads a byte stream in large pieces and keeps prefixes in order', async () => {
+    const data = pattern(3 * 1024 * 1024 + 5);
+    const { bytes, sizes } = await drain(new ByteSource(new Response(data).body!), 100);
+    expect(bytes.length).toBe(data.length);
+    expect(bytes).toEqual(data);
+    expect(Math.min(...sizes.slice(0, -1))).toBeGreaterThanOrEqual(256 * 1024);
+  });
+
+  it('gathers a default stream of small chunks and splits oversize ones', async () => {
+    const data = pattern(50_000);
+    let off = 0;
+    const sizes = [10, 3000, 20_000, 7, 26_983];
+    const stream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        const n = sizes.shift();
+        if (n === undefined) return c.close();
+        c.enqueue(data.slice(off, off + n));
+        off += n;
+      },
+    });
+    const src = new ByteSource(stream, { bufferBytes: 8192, minReadBytes: 4096 });
+    const got = await drain(src, 3);
+    expect(got.bytes).toEqual(data);
+    expect(Math.max(...got.sizes)).toBeLessThanOrEqual(8192);
+  });
+
+  it('hands large default-stream chunks over without copying', async () => {
+    const chunk = pattern(300 * 1024);
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(chunk);
+        c.close();
+      },
+    });
+    const src = new ByteSource(stream);
+    const first = await src.read();
+    expect(first.data).toBe(chunk);
+    expect((await src.read()).eof).toBe(true);
+  });
+
+  it('reports eof with the prefix at the end of the stream', async () => {
+    const src = new ByteSource(new Response(pattern(10)).body!);
+    const a = await src.read();
+    const rest = a.eof ? a : await src.read(a.data.subarray(8));
+    expect(rest.eof).toBe(true);
+  });
+});
