@@ -581,8 +581,8 @@ export class BucketIndex extends DurableObject {
       const op = from.inclusive ? '>=' : '>';
       const columns = 'key, size, etag, last_modified, checksum_algorithm, checksum_type';
       return below === undefined
-        ? this.#sql.exec<SummaryRow>(`SELECT ${columns} FROM objects WHERE key ${op} ? ORDER BY key LIMIT ?`, from.key, limit).toArray()
-        : this.#sql.exec<SummaryRow>(`SELECT ${columns} FROM objects WHERE key ${op} ? AND key < ? ORDER BY key LIMIT ?`, from.key, below, limit).toArray();
+        ? this.#sql.exec<SummaryRow>(`SELECT ${columns} FROM objects WHERE key ${op} ? ORDER BY key LIMIT ?`, from.key, limit)
+        : this.#sql.exec<SummaryRow>(`SELECT ${columns} FROM objects WHERE key ${op} ? AND key < ? ORDER BY key LIMIT ?`, from.key, below, limit);
     },
     keyOf: (row) => row.key,
     after: (row) => ({ key: row.key, inclusive: false }),
@@ -600,11 +600,10 @@ export class BucketIndex extends DurableObject {
             from.after,
             from.key,
             ...tail,
-          )
-          .toArray();
+          );
       }
       const op = from.inclusive ? '>=' : '>';
-      return this.#sql.exec<UploadRow>(`SELECT * FROM uploads WHERE key ${op} ? ${bound} ORDER BY key, upload_id LIMIT ?`, from.key, ...tail).toArray();
+      return this.#sql.exec<UploadRow>(`SELECT * FROM uploads WHERE key ${op} ? ${bound} ORDER BY key, upload_id LIMIT ?`, from.key, ...tail);
     },
     keyOf: (row) => row.key,
     after: (row) => ({ key: row.key, inclusive: false, after: row.upload_id }),

@@ -16,8 +16,11 @@ export interface ScanPosition {
 }
 
 export interface OrderedSource<Row> {
-  /** Rows from `from` on, with keys below `below` (no bound when undefined), in order, at most `limit`. */
-  fetch(from: ScanPosition, below: string | undefined, limit: number): Row[];
+  /**
+   * Rows from `from` on, with keys below `below` (no bound when undefined), in order, at most `limit`. Read
+   * lazily (a SQL cursor): the scan stops reading as soon as a row rolls up into a common prefix.
+   */
+  fetch(from: ScanPosition, below: string | undefined, limit: number): Iterable<Row>;
   keyOf(row: Row): string;
   /** The position just past `row`. */
   after(row: Row): ScanPosition;
@@ -47,10 +50,10 @@ export function scan<Row>(source: OrderedSource<Row>, req: ScanRequest): { entri
 
   for (;;) {
     const limit = Math.min(req.max - entries.length + 1, BATCH);
-    const rows = source.fetch(pos, upper, limit);
-    if (rows.length === 0) return { entries, truncated: false };
+    let seen = 0;
     let seeked = false;
-    for (const row of rows) {
+    for (const row of source.fetch(pos, upper, limit)) {
+      seen++;
       if (entries.length === req.max) return { entries, truncated: true };
       const cp = commonPrefixOf(source.keyOf(row), req.prefix, req.delimiter);
       if (cp === undefined) {
@@ -68,7 +71,7 @@ export function scan<Row>(source: OrderedSource<Row>, req: ScanRequest): { entri
       break;
     }
     // A short batch read to its end (no seek) means the range is exhausted.
-    if (!seeked && rows.length < limit) return { entries, truncated: false };
+    if (!seeked && seen < limit) return { entries, truncated: false };
   }
 }
 
