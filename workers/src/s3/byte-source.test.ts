@@ -5,6 +5,12 @@ function pattern(n: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff);
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 async function drain(src: ByteSource, carry = 0): Promise<{ bytes: Uint8Array; sizes: number[] }> {
   const pieces: Uint8Array[] = [];
   const sizes: number[] = [];
@@ -32,8 +38,9 @@ describe('ByteSource', () => {
     const data = pattern(3 * 1024 * 1024 + 5);
     const { bytes, sizes } = await drain(new ByteSource(new Response(data).body!), 100);
     expect(bytes.length).toBe(data.length);
-    expect(bytes).toEqual(data);
-    expect(Math.min(...sizes.slice(0, -1))).toBeGreaterThanOrEqual(256 * 1024);
+    expect(sameBytes(bytes, data)).toBe(true);
+    // Every read but the last two (the tail of the stream, then the end) is large.
+    expect(Math.min(...sizes.slice(0, -2))).toBeGreaterThanOrEqual(256 * 1024);
   });
 
   it('gathers a default stream of small chunks and splits oversize ones', async () => {
@@ -50,7 +57,7 @@ describe('ByteSource', () => {
     });
     const src = new ByteSource(stream, { bufferBytes: 8192, minReadBytes: 4096 });
     const got = await drain(src, 3);
-    expect(got.bytes).toEqual(data);
+    expect(sameBytes(got.bytes, data)).toBe(true);
     expect(Math.max(...got.sizes)).toBeLessThanOrEqual(8192);
   });
 
