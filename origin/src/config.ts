@@ -43,6 +43,50 @@ export interface OriginConfig {
   preferredMiners: string[];
   /** How long delivered columns may stay unreported before they move to other nodes, ms. @default 10 min */
   reportTimeoutMs: number;
+  /** Keep the on-disk segment cache (uploads and downloads enter it; peers are served from it). Env DEOSS_CACHE=on|off. @default on */
+  cacheEnabled: boolean;
+  /** Peering with other origins over libp2p (docs/p2p.md). */
+  p2p: P2pConfig;
+}
+
+/** libp2p peering settings; env names in docs/configuration.md. */
+export interface P2pConfig {
+  /** Env DEOSS_P2P=on|off. @default on */
+  enabled: boolean;
+  /** Listen multiaddrs. Env DEOSS_P2P_LISTEN (comma-separated). @default /ip4/127.0.0.1/tcp/0 */
+  listen: string[];
+  /** Addresses told to peers instead (public address behind NAT). Env DEOSS_P2P_ANNOUNCE_ADDRS. */
+  announceAddrs: string[];
+  /** Peers to stay connected to, `/ip4/…/tcp/…/p2p/<peer id>`. Env DEOSS_P2P_BOOTSTRAP. */
+  bootstrap: string[];
+  /** mDNS service tag for local discovery; off when empty. Env DEOSS_P2P_MDNS_TAG. @default off */
+  mdnsTag?: string;
+  /** Peer ids admitted (empty: any) and refused. Env DEOSS_P2P_ALLOW / DEOSS_P2P_DENY. */
+  allow: string[];
+  deny: string[];
+  /** Env DEOSS_P2P_KEY. @default <home>/p2p/peer.key */
+  keyPath: string;
+  /** Env DEOSS_P2P_MAX_CONNECTIONS. @default 64 */
+  maxConnections: number;
+  /** Holders asked at once for a segment. Env DEOSS_P2P_PARALLEL. @default 2 */
+  parallel: number;
+  /** Whole peer step of one segment, ms. Env DEOSS_P2P_DEADLINE_MS. @default 15000 */
+  deadlineMs: number;
+  /** Longest silence from a peer (answer or next bytes), ms. Env DEOSS_P2P_STALL_MS. @default 2000 */
+  stallMs: number;
+  /** Requests one peer may make per minute. Env DEOSS_P2P_SERVE_RATE. @default 600 */
+  serveRatePerMinute: number;
+  /** Requests served to one peer at once. Env DEOSS_P2P_SERVE_PER_PEER. @default 4 */
+  serveConcurrentPerPeer: number;
+  /** Requests served to all peers at once. Env DEOSS_P2P_SERVE_CONCURRENCY. @default 16 */
+  serveConcurrent: number;
+  /** Content index: (peer, segment) entries, and holders per segment. Env DEOSS_P2P_INDEX_ENTRIES. @default 100000, 16 */
+  indexMaxEntries: number;
+  indexMaxHoldersPerSegment: number;
+  /** How often holdings are repeated; they live 3 intervals, ms. Env DEOSS_P2P_ANNOUNCE_INTERVAL_MS. @default 5 min */
+  announceIntervalMs: number;
+  /** How long a peer that sent bad bytes is ignored, ms. Env DEOSS_P2P_BAN_MS. @default 1 h */
+  banMs: number;
 }
 
 const GiB = 1024 ** 3;
@@ -51,6 +95,13 @@ export function originConfig(overrides: Partial<OriginConfig> = {}, env: NodeJS.
   const home = resolve(overrides.home ?? env.DEOSS_HOME ?? '.deoss');
   const list = (v?: string) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
   const int = (v: string | undefined, d: number) => (v === undefined || v === '' ? d : Number.parseInt(v, 10));
+  const flag = (name: string, d: boolean) => {
+    const v = env[name]?.toLowerCase();
+    if (v === undefined || v === '') return d;
+    if (['on', 'true', '1', 'yes'].includes(v)) return true;
+    if (['off', 'false', '0', 'no'].includes(v)) return false;
+    throw new Error(`${name} must be on or off, not ${JSON.stringify(env[name])}`);
+  };
   const config: OriginConfig = {
     home,
     host: env.DEOSS_ORIGIN_HOST ?? '127.0.0.1',
@@ -58,7 +109,7 @@ export function originConfig(overrides: Partial<OriginConfig> = {}, env: NodeJS.
     publicUrl: env.DEOSS_ORIGIN_URL,
     domain: env.DEOSS_DOMAIN ?? '',
     gatewaySuri: env.DEOSS_GATEWAY_SURI ?? '//DeossGateway',
-    chainDb: join(home, 'chain', 'ledger.sqlite'),
+    chainDb: env.DEOSS_CHAIN_DB ? resolve(env.DEOSS_CHAIN_DB) : join(home, 'chain', 'ledger.sqlite'),
     cacheBytes: int(env.DEOSS_CACHE_BYTES, 8 * GiB),
     maxUploadBytes: int(env.DEOSS_MAX_UPLOAD_BYTES, 1000 * 32 * 1024 * 1024),
     maxMessageAheadMs: int(env.DEOSS_MAX_MESSAGE_AHEAD_MS, 24 * 3600 * 1000),
@@ -73,9 +124,34 @@ export function originConfig(overrides: Partial<OriginConfig> = {}, env: NodeJS.
     partMaxAgeMs: int(env.DEOSS_PART_MAX_AGE_MS, 7 * 24 * 3600 * 1000),
     preferredMiners: list(env.DEOSS_PREFERRED_MINERS),
     reportTimeoutMs: int(env.DEOSS_REPORT_TIMEOUT_MS, 600_000),
+    cacheEnabled: flag('DEOSS_CACHE', true),
+    p2p: {
+      enabled: flag('DEOSS_P2P', true),
+      listen: env.DEOSS_P2P_LISTEN ? list(env.DEOSS_P2P_LISTEN) : ['/ip4/127.0.0.1/tcp/0'],
+      announceAddrs: list(env.DEOSS_P2P_ANNOUNCE_ADDRS),
+      bootstrap: list(env.DEOSS_P2P_BOOTSTRAP),
+      mdnsTag: env.DEOSS_P2P_MDNS_TAG || undefined,
+      allow: list(env.DEOSS_P2P_ALLOW),
+      deny: list(env.DEOSS_P2P_DENY),
+      keyPath: env.DEOSS_P2P_KEY ? resolve(env.DEOSS_P2P_KEY) : join(home, 'p2p', 'peer.key'),
+      maxConnections: int(env.DEOSS_P2P_MAX_CONNECTIONS, 64),
+      parallel: int(env.DEOSS_P2P_PARALLEL, 2),
+      deadlineMs: int(env.DEOSS_P2P_DEADLINE_MS, 15_000),
+      stallMs: int(env.DEOSS_P2P_STALL_MS, 2000),
+      serveRatePerMinute: int(env.DEOSS_P2P_SERVE_RATE, 600),
+      serveConcurrentPerPeer: int(env.DEOSS_P2P_SERVE_PER_PEER, 4),
+      serveConcurrent: int(env.DEOSS_P2P_SERVE_CONCURRENCY, 16),
+      indexMaxEntries: int(env.DEOSS_P2P_INDEX_ENTRIES, 100_000),
+      indexMaxHoldersPerSegment: 16,
+      announceIntervalMs: int(env.DEOSS_P2P_ANNOUNCE_INTERVAL_MS, 300_000),
+      banMs: int(env.DEOSS_P2P_BAN_MS, 3_600_000),
+    },
     ...overrides,
   };
   if (Buffer.byteLength(config.domain) > 50) throw new Error('domain must be at most 50 bytes (chain limit)');
   if (!(config.maxUploadBytes > 0)) throw new Error('maxUploadBytes must be positive');
+  for (const [name, v] of Object.entries(config.p2p)) {
+    if (typeof v === 'number' && !(Number.isInteger(v) && v > 0)) throw new Error(`p2p setting ${name} must be a positive integer, not ${v}`);
+  }
   return config;
 }

@@ -13,6 +13,9 @@ import { Dispatcher } from './dispatch/dispatcher.ts';
 import { FragmentClient } from './dispatch/fragment-client.ts';
 import { NodeHealth } from './dispatch/node-health.ts';
 import { createSegmentProcessor } from './pipeline/processor.ts';
+import { CacheAnnouncer } from './p2p/announcing-cache.ts';
+import { Libp2pSegmentPeers } from './p2p/libp2p-peers.ts';
+import { noPeers, type SegmentPeers } from './p2p/segment-peers.ts';
 import { Retriever } from './retrieve/retriever.ts';
 import { UploadJournal } from './uploads/journal.ts';
 import { PartStore } from './uploads/part-store.ts';
@@ -28,6 +31,8 @@ export interface OriginComponents {
 
 export interface RunningOrigin {
   url: string;
+  /** This origin's libp2p identity and dialable addresses, when peering is on. */
+  p2p?: { peerId: string; addresses: string[] };
   services: OriginServices;
   close(): Promise<void>;
 }
@@ -38,7 +43,20 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
   const metrics = newMetrics();
   const health = new NodeHealth();
   const client = new FragmentClient({ signer });
-  const cache = await SegmentCache.open({ dir: join(config.home, 'cache'), capacity: config.cacheBytes });
+  const cacheDir = join(config.home, 'cache');
+  // With caching off the cache stays empty (capacity 0): nothing is kept, so there is nothing to serve to peers.
+  const rawCache = await SegmentCache.open({ dir: cacheDir, capacity: config.cacheEnabled ? config.cacheBytes : 0 });
+  const peers: SegmentPeers = config.p2p.enabled
+    ? await Libp2pSegmentPeers.start({
+        ...config.p2p,
+        // Peers are served only from this origin's own cache, never fetched for.
+        source: (fid, index) => rawCache.pathOf(fid, index),
+        log,
+      })
+    : noPeers;
+  const announcer = new CacheAnnouncer(rawCache, peers);
+  const cache = announcer.cache;
+  const keep = config.cacheEnabled ? cache : undefined;
   const journal = new UploadJournal(join(config.home, 'uploads'));
   await journal.init();
   const processor = await createSegmentProcessor({ threads: config.threads });
@@ -52,12 +70,13 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
     preferredMiners: config.preferredMiners,
     log,
   });
-  const uploads = new UploadService({ chain, journal, processor, dispatcher, cache, log, reportTimeoutMs: config.reportTimeoutMs });
+  const uploads = new UploadService({ chain, journal, processor, dispatcher, cache: keep, log, reportTimeoutMs: config.reportTimeoutMs });
   const retriever = new Retriever({
     chain,
     client,
     health,
-    cache,
+    cache: keep,
+    peers,
     codec: (await loadErasureModuleFromDisk()).createCodec(),
     staged: (fid, index) => uploads.stagedSegment(fid, index),
     onSegment: (source) => metrics.segmentsFrom[source]++,
@@ -75,6 +94,7 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
     parts,
     retriever,
     cache,
+    peers,
     metrics,
     replay: new ReplayCache(),
     accountLimiter: new RateLimiter({ perMinute: config.accountRatePerMinute, burst: config.accountRatePerMinute }),
@@ -93,8 +113,11 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
   }
   const resumed = await uploads.resumeAll();
   if (resumed) log?.(`resumed ${resumed} journaled upload(s)`);
+  const announced = await announcer.announceExisting(cacheDir);
+  if (announced) log?.(`announced ${announced} cached segment(s) to peers`);
   return {
     url,
+    p2p: peers instanceof Libp2pSegmentPeers ? { peerId: peers.peerId, addresses: peers.addresses } : undefined,
     services,
     async close() {
       clearInterval(partSweeper);
@@ -102,6 +125,7 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
       await uploads.close();
       dispatcher.close();
       await processor.close();
+      await peers.close();
     },
   };
 }

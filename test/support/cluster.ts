@@ -13,6 +13,8 @@ export interface ClusterProcess {
   pid: number;
   account: string;
   dir?: string;
+  /** An origin's libp2p identity and addresses (from its ready line), when peering is on. */
+  p2p?: { peerId: string; addresses: string[] };
   process: ChildProcess;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -35,6 +37,7 @@ export function launch(args: string[], env: NodeJS.ProcessEnv): Promise<ClusterP
         url: ready.url,
         pid: child.pid!,
         account: ready.account ?? ready.gateway,
+        p2p: ready.p2p,
         process: child,
         stop: (signal = 'SIGTERM') =>
           new Promise((done) => {
@@ -50,10 +53,18 @@ export function launch(args: string[], env: NodeJS.ProcessEnv): Promise<ClusterP
 export interface Cluster {
   home: string;
   env: NodeJS.ProcessEnv;
+  /** The first origin (home = the cluster's home). */
   origin: ClusterProcess;
+  /** Every origin, the first one included, in start order. */
+  origins: ClusterProcess[];
   nodes: ClusterProcess[];
   user: { address: string; suri: string; territory: string };
   restartOrigin(): Promise<ClusterProcess>;
+  /**
+   * Starts one more origin process: its own home, its own gateway key (authorized by the dev user), the shared
+   * chain ledger, and the first origin as its libp2p bootstrap peer. `env` overrides any of that.
+   */
+  addOrigin(env?: NodeJS.ProcessEnv): Promise<ClusterProcess>;
   close(): Promise<void>;
 }
 
@@ -69,21 +80,41 @@ export async function startCluster(options: { nodes?: number; env?: NodeJS.Proce
     }),
   );
   let origin = await launch(['origin'], env);
-  const user = await provisionDevUser({ chainDb: join(home, 'chain', 'ledger.sqlite'), gateway: origin.account });
+  const chainDb = join(home, 'chain', 'ledger.sqlite');
+  const user = await provisionDevUser({ chainDb, gateway: origin.account });
+  const origins = [origin];
   const cluster: Cluster = {
     home,
     env,
     origin,
+    origins,
     nodes,
     user: { address: user.address, suri: DEV_USER_SURI, territory: DEV_TERRITORY },
     async restartOrigin() {
       await cluster.origin.stop();
       origin = await launch(['origin'], env);
       cluster.origin = origin;
+      origins[0] = origin;
       return origin;
     },
+    async addOrigin(extra = {}) {
+      const n = origins.length + 1;
+      const originHome = join(home, 'origins', String(n));
+      const added = await launch(['origin'], {
+        ...env,
+        DEOSS_HOME: originHome,
+        DEOSS_CHAIN_DB: chainDb,
+        DEOSS_GATEWAY_SURI: `//DeossGateway${n}`,
+        DEOSS_P2P_BOOTSTRAP: cluster.origin.p2p?.addresses[0] ?? '',
+        ...extra,
+      });
+      added.dir = originHome;
+      origins.push(added);
+      await provisionDevUser({ chainDb, gateway: added.account });
+      return added;
+    },
     async close() {
-      await Promise.all([cluster.origin, ...nodes].map((p) => p.stop()));
+      await Promise.all([...origins, ...nodes].map((p) => p.stop()));
       await rm(home, { recursive: true, force: true });
     },
   };

@@ -38,6 +38,7 @@ export function originApp(s: OriginServices): Hono<OriginEnv> {
 function renderMetrics(s: OriginServices): string {
   const m = s.metrics;
   const cache = s.cache.stats();
+  const peers = s.peers.stats();
   return [
     `deoss_origin_uploads_total ${m.uploads}`,
     `deoss_origin_upload_bytes_total ${m.uploadBytes}`,
@@ -52,6 +53,13 @@ function renderMetrics(s: OriginServices): string {
     `deoss_origin_cache_bytes ${cache.bytes}`,
     `deoss_origin_cache_capacity_bytes ${cache.capacity}`,
     `deoss_origin_cache_evictions_total ${cache.evictions}`,
+    `deoss_origin_peers_connected ${peers.connected}`,
+    `deoss_origin_peer_index_entries ${peers.indexEntries}`,
+    `deoss_origin_peer_announced_segments ${peers.announced}`,
+    ...Object.entries(peers.fetches).map(([result, n]) => `deoss_origin_peer_fetches_total{result="${result}"} ${n}`),
+    `deoss_origin_peer_fetched_bytes_total ${peers.fetchedBytes}`,
+    ...Object.entries(peers.served).map(([result, n]) => `deoss_origin_peer_served_total{result="${result}"} ${n}`),
+    `deoss_origin_peer_served_bytes_total ${peers.servedBytes}`,
     '',
   ].join('\n');
 }

@@ -1,6 +1,7 @@
 import type { SegmentCache } from '../cache/segment-cache.ts';
 import type { Chain } from '../chain/port.ts';
 import type { OriginConfig } from '../config.ts';
+import type { SegmentPeers } from '../p2p/segment-peers.ts';
 import type { Retriever } from '../retrieve/retriever.ts';
 import type { PartStore } from '../uploads/part-store.ts';
 import type { UploadService } from '../uploads/upload-service.ts';
@@ -13,7 +14,7 @@ export interface OriginMetrics {
   uploadBytes: number;
   downloads: number;
   downloadBytes: number;
-  segmentsFrom: Record<'cache' | 'staging' | 'storage-nodes', number>;
+  segmentsFrom: Record<'cache' | 'staging' | 'peers' | 'storage-nodes', number>;
   fragmentFetches: { ok: number; failed: number };
   rejected: number;
 }
@@ -24,7 +25,7 @@ export function newMetrics(): OriginMetrics {
     uploadBytes: 0,
     downloads: 0,
     downloadBytes: 0,
-    segmentsFrom: { cache: 0, staging: 0, 'storage-nodes': 0 },
+    segmentsFrom: { cache: 0, staging: 0, peers: 0, 'storage-nodes': 0 },
     fragmentFetches: { ok: 0, failed: 0 },
     rejected: 0,
   };
@@ -41,6 +42,8 @@ export interface OriginServices {
   parts: PartStore;
   retriever: Retriever;
   cache: SegmentCache;
+  /** Other origins as a segment source (the no-op adapter when peering is off). */
+  peers: SegmentPeers;
   metrics: OriginMetrics;
   replay: ReplayCache;
   accountLimiter: RateLimiter;

@@ -8,7 +8,8 @@ const HELP = `usage: deoss origin [--port N] [--host H]
 
 Runs an origin node: the DeOSS API, the upload pipeline, dispatch to storage nodes, retrieval and cache.
 Settings come from the environment (docs/configuration.md): DEOSS_HOME, DEOSS_GATEWAY_SURI, DEOSS_CACHE_BYTES,
-DEOSS_MAX_UPLOAD_BYTES, DEOSS_ACK, DEOSS_ACCESS_MODE, DEOSS_ACCESS_LIST, DEOSS_EDGE_SECRET, ...
+DEOSS_MAX_UPLOAD_BYTES, DEOSS_ACK, DEOSS_ACCESS_MODE, DEOSS_ACCESS_LIST, DEOSS_EDGE_SECRET, DEOSS_CACHE,
+DEOSS_P2P, DEOSS_P2P_LISTEN, DEOSS_P2P_BOOTSTRAP, DEOSS_P2P_ALLOW, DEOSS_P2P_DENY, ... (docs/p2p.md)
 `;
 
 export async function originCommand(argv: string[]): Promise<number> {
@@ -24,7 +25,7 @@ export async function originCommand(argv: string[]): Promise<number> {
   const rpc = (process.env.DEOSS_CHAIN_RPC ?? '').split(',').filter(Boolean);
   const { chain, signer } = await openChain({ suri: config.gatewaySuri, localPath: config.chainDb, rpc });
   const origin = await startOrigin(config, { chain, signer, log: (m) => process.stderr.write(`origin: ${m}\n`) });
-  process.stdout.write(`${JSON.stringify({ role: 'origin', url: origin.url, gateway: chain.account, pid: process.pid })}\n`);
+  process.stdout.write(`${JSON.stringify({ role: 'origin', url: origin.url, gateway: chain.account, pid: process.pid, p2p: origin.p2p })}\n`);
   await untilSignal();
   await origin.close();
   await chain.close();

@@ -4,6 +4,7 @@ import type { SegmentCache } from '../cache/segment-cache.ts';
 import type { Chain, FileRecord } from '../chain/port.ts';
 import type { FragmentClient } from '../dispatch/fragment-client.ts';
 import type { NodeHealth } from '../dispatch/node-health.ts';
+import type { SegmentPeers } from '../p2p/segment-peers.ts';
 import { DATA_SHARDS, FRAGMENT_COUNT, FRAGMENT_SIZE, SEGMENT_SIZE } from '../pipeline/constants.ts';
 
 export class SegmentUnavailableError extends Error {
@@ -11,7 +12,7 @@ export class SegmentUnavailableError extends Error {
 }
 
 /** Where a segment came from, for metrics. */
-export type SegmentSource = 'cache' | 'staging' | 'storage-nodes';
+export type SegmentSource = 'cache' | 'staging' | 'peers' | 'storage-nodes';
 
 export interface RetrieverOptions {
   chain: Chain;
@@ -21,6 +22,8 @@ export interface RetrieverOptions {
   cache?: SegmentCache;
   /** Reads a segment still staged on this origin, if any. */
   staged?: (fid: string, index: number) => Promise<Uint8Array | undefined>;
+  /** Other origins that may hold the segment in their caches; asked before storage nodes. */
+  peers?: SegmentPeers;
   /** Start one more fragment fetch when the outstanding ones take longer than this. @default 2000 */
   hedgeMs?: number;
   onSegment?: (source: SegmentSource) => void;
@@ -28,6 +31,8 @@ export interface RetrieverOptions {
 }
 
 /**
+ * Finds stored segments: this origin's cache, then its staging area, then peer origins' caches (verified against
+ * the segment hash on chain, within the peers' deadline), then storage nodes.
  * Rebuilds stored segments from any 4 of their 12 fragments. Data fragments are asked for first (no decoding
  * needed); fetches run in parallel; a slow node is hedged with one more fetch; every fragment is checked against
  * its on-chain SHA-256, and a failing or lying node only costs a fetch from the next one. Segments are cached.
@@ -56,6 +61,15 @@ export class Retriever {
     if (!record) throw new SegmentUnavailableError(`file ${fid} is not stored on chain`);
     const spec = record.segments[index];
     if (!spec) throw new SegmentUnavailableError(`file ${fid} has no segment ${index}`);
+    if (this.#o.peers?.enabled) {
+      // Resolves undefined when no peer delivered bytes matching spec.hash in time; throws only if `signal` aborted.
+      const fromPeer = await this.#o.peers.fetch({ fid, index, hash: spec.hash }, signal);
+      if (fromPeer) {
+        this.#o.onSegment?.('peers');
+        this.#o.cache?.put(fid, index, fromPeer).catch(() => {});
+        return fromPeer;
+      }
+    }
     const segment = await this.#fromNodes(fid, spec, signal);
     this.#o.onSegment?.('storage-nodes');
     // Cache in the background: the reader should not wait for 32 MiB to reach the disk.
