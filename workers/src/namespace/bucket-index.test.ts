@@ -2,7 +2,7 @@ import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import type { BucketIndex } from './bucket-index.ts';
-import { bucketIndex } from './env.ts';
+import { bucketIndex, type BucketIndexRpc } from './env.ts';
 import { unwrapNamespaceError } from './errors.ts';
 import { NAMESPACE_LIMITS } from './limits.ts';
 import type { ListObjectsOptions, ObjectInput } from './types.ts';
@@ -17,11 +17,14 @@ const fid = (i: number) => i.toString(16).padStart(64, '0');
 const md5hex = (i: number) => i.toString(16).padStart(32, '0');
 const object = (i: number, size = 10, extra: Partial<ObjectInput> = {}): ObjectInput => ({ size, etag: md5hex(i), parts: [{ fid: fid(i), size }], metadata: {}, ...extra });
 
-async function newBucket(): Promise<{ name: string; stub: DurableObjectStub<BucketIndex> }> {
+/** The raw stub, for runInDurableObject. */
+const rawStub = (name: string) => env.BUCKET_INDEX.get(env.BUCKET_INDEX.idFromName(name));
+
+async function newBucket(): Promise<{ name: string; stub: BucketIndexRpc; raw: DurableObjectStub<BucketIndex> }> {
   const name = `t-${crypto.randomUUID().slice(0, 13)}`;
   const stub = bucketIndex(env, name);
   await stub.create({ name, owner: OWNER, territory: 'default' });
-  return { name, stub };
+  return { name, stub, raw: rawStub(name) };
 }
 
 async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
@@ -232,12 +235,12 @@ describe('BucketIndex: objects', () => {
 
 describe('BucketIndex: listing', () => {
   it('lists with prefix, delimiter and both pagination styles exactly like the S3 model (randomised keys)', async () => {
-    const { stub } = await newBucket();
+    const { raw } = await newBucket();
     const alphabet = ['a', 'b', '/', '-', 'é', '\u{FF5A}', '\u{1F600}'];
     const rand = rng(7);
     const keys = Array.from({ length: 160 }, () => Array.from({ length: 1 + Math.floor(rand() * 6) }, () => alphabet[Math.floor(rand() * alphabet.length)]).join(''));
     const markers = ['a', 'a/', 'b/é', '\u{FF5A}', 'zzz', ...keys.slice(0, 4)];
-    await runInDurableObject(stub, async (instance: BucketIndex) => {
+    await runInDurableObject(raw, async (instance: BucketIndex) => {
       for (const [i, k] of keys.entries()) await instance.putObject(k, object(i + 1));
 
       for (const prefix of ['', 'a', 'a/', 'b/é', '\u{1F600}', 'none']) {
@@ -288,8 +291,8 @@ describe('BucketIndex: listing', () => {
   });
 
   it('reads SQL rows lazily, so a seek past a common prefix does not read the rest of the batch', async () => {
-    const { stub } = await newBucket();
-    await runInDurableObject(stub, async (instance: BucketIndex, state) => {
+    const { raw } = await newBucket();
+    await runInDurableObject(raw, async (instance: BucketIndex, state) => {
       for (let i = 0; i < 1500; i++) await instance.putObject(`logs/${String(i).padStart(5, '0')}`, object(i + 1));
       await instance.putObject('z', object(9999));
       const cursor = state.storage.sql.exec('SELECT key FROM objects WHERE key >= ? ORDER BY key LIMIT 1001', '');

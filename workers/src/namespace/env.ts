@@ -19,12 +19,23 @@ declare global {
 
 export const ACCOUNT_DIRECTORY_NAME = 'global';
 
-/** The stub of `bucket`'s index. The name is not validated here: BucketIndex.create does that. */
-export function bucketIndex(env: Pick<NamespaceBindings, 'BUCKET_INDEX'>, bucket: string): DurableObjectStub<BucketIndex> {
-  return env.BUCKET_INDEX.get(env.BUCKET_INDEX.idFromName(bucket));
+/**
+ * The RPC methods of a Durable Object class, typed as the class declares them. Every namespace method takes and
+ * returns plain structured data, so a stub call resolves to exactly that data; this view spares callers the
+ * generic RPC stub typing (which turns union results such as `T | undefined` or CompletionPlan into unions of
+ * promise types that do not infer well).
+ */
+export type RpcMethods<T> = { [K in keyof T as T[K] extends (...args: never[]) => Promise<unknown> ? K : never]: T[K] };
+
+export type BucketIndexRpc = RpcMethods<BucketIndex>;
+export type AccountDirectoryRpc = RpcMethods<AccountDirectory>;
+
+/** `bucket`'s index. The name is not validated here: BucketIndex.create does that. */
+export function bucketIndex(env: Pick<NamespaceBindings, 'BUCKET_INDEX'>, bucket: string): BucketIndexRpc {
+  return env.BUCKET_INDEX.get(env.BUCKET_INDEX.idFromName(bucket)) as unknown as BucketIndexRpc;
 }
 
-/** The stub of the account directory. */
-export function accountDirectory(env: Pick<NamespaceBindings, 'ACCOUNT_DIRECTORY'>): DurableObjectStub<AccountDirectory> {
-  return env.ACCOUNT_DIRECTORY.get(env.ACCOUNT_DIRECTORY.idFromName(ACCOUNT_DIRECTORY_NAME));
+/** The account directory. */
+export function accountDirectory(env: Pick<NamespaceBindings, 'ACCOUNT_DIRECTORY'>): AccountDirectoryRpc {
+  return env.ACCOUNT_DIRECTORY.get(env.ACCOUNT_DIRECTORY.idFromName(ACCOUNT_DIRECTORY_NAME)) as unknown as AccountDirectoryRpc;
 }
