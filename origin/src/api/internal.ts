@@ -16,7 +16,7 @@ import { requiredSpace } from './upload.ts';
  * secret they do not exist. The edge keeps the S3 namespace and asserts the owner account and territory; the chain
  * still checks that the owner authorized this gateway when the deal is declared.
  *
- * - `PUT /internal/object` (raw streamed body; headers X-Deoss-Owner, X-Deoss-Territory, X-Deoss-File-Name,
+ * - `PUT /internal/object` (raw streamed body; headers X-Deoss-Owner, X-Deoss-Territory, X-Deoss-File-Name (URI-encoded),
  *   optional X-Deoss-Sse-Key = base64 32-byte key) → `{fid, size, md5, state}`
  * - `GET|HEAD /internal/object/:fid` with optional Range (and X-Deoss-Sse-Key to decrypt) → the bytes
  */
@@ -27,7 +27,8 @@ export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
   app.put('/internal/object', signed, async (c) => {
     const owner = c.req.header('X-Deoss-Owner');
     const territoryName = c.req.header('X-Deoss-Territory');
-    const fileName = c.req.header('X-Deoss-File-Name') ?? 'object';
+    // URI-encoded by the edge: S3 keys may hold any Unicode character, header values may not.
+    const fileName = decodeName(c.req.header('X-Deoss-File-Name') ?? 'object');
     if (!owner || !territoryName) throw new ApiError(400, 'X-Deoss-Owner and X-Deoss-Territory are required');
     const body = c.req.raw.body;
     if (!body) throw new ApiError(400, 'empty body');
@@ -136,6 +137,14 @@ export function sseKey(c: Context, header = 'X-Deoss-Sse-Key'): Extract<CipherSp
   const key = Buffer.from(value, 'base64');
   if (key.length !== 32) throw new ApiError(400, `${header} must be 32 bytes, base64`);
   return { kind: 'aes-256-gcm', key };
+}
+
+function decodeName(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }
 
 /** CESS file names are 3..63 bytes: keep the tail of long S3 keys, pad short ones. */
