@@ -20,6 +20,7 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promi
     summary: 'get FID [-o FILE]                   download a file by FID',
     run: async (argv) => (await import('./client.ts')).getCommand(argv),
   },
+  keys: { summary: 'keys create|list|revoke [...]       manage your S3 access keys at an edge', run: async (argv) => (await import('./keys.ts')).keysCommand(argv) },
   'storage-node': {
     summary: 'storage-node --suri SURI [...]      run a storage node (CESS fragment protocol)',
     run: async (argv) => (await import('./storage-node.ts')).storageNodeCommand(argv),
