@@ -1,4 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
+import type { NamespaceBindings } from './env.ts';
 import { namespaceError } from './errors.ts';
 import { decodeContinuationToken, encodeContinuationToken } from './keyspace.ts';
 import { NAMESPACE_LIMITS as L } from './limits.ts';
@@ -55,11 +56,11 @@ import {
  * Errors are NamespaceErrors (S3 code in the message, see errors.ts): unwrap them with unwrapNamespaceError.
  * Every method except create and info throws NoSuchBucket until the bucket is created.
  */
-export class BucketIndex extends DurableObject {
+export class BucketIndex extends DurableObject<NamespaceBindings> {
   readonly #sql: SqlStorage;
 
-  constructor(ctx: DurableObjectState, env: unknown) {
-    super(ctx, env as Cloudflare.Env);
+  constructor(ctx: DurableObjectState, env: NamespaceBindings) {
+    super(ctx, env);
     this.#sql = ctx.storage.sql;
     for (const statement of SCHEMA) this.#sql.exec(statement);
   }
@@ -522,15 +523,22 @@ export class BucketIndex extends DurableObject {
 
   /** Writes an object row and its file references; the caller holds a transaction. */
   #writeObject(key: string, input: ObjectInput, current: ObjectRecord | undefined): FinishResult {
+    // Built field by field so the record returned is exactly what a later getObject reads back.
     const parts = input.parts.map((p) => ({ fid: p.fid, size: p.size }));
     const object: ObjectRecord = {
-      ...input,
       key,
-      parts,
       fid: parts.length === 1 ? parts[0].fid : null,
-      metadata: input.metadata ?? {},
+      size: input.size,
+      etag: input.etag,
       lastModified: input.lastModified ?? Date.now(),
+      metadata: { ...(input.metadata ?? {}) },
+      parts,
     };
+    for (const f of ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires', 'sseCustomerAlgorithm', 'sseCustomerKeyMd5'] as const) {
+      if (input[f] !== undefined) (object as unknown as Record<string, string>)[f] = input[f];
+    }
+    if (input.checksum) object.checksum = { algorithm: input.checksum.algorithm, value: input.checksum.value, type: input.checksum.type };
+    if (input.partsCount !== undefined) object.partsCount = input.partsCount;
     this.#sql.exec(
       `INSERT OR REPLACE INTO objects (key, fid, size, etag, last_modified, content_type, content_encoding, content_disposition,
          content_language, cache_control, expires, metadata, checksum_algorithm, checksum_value, checksum_type,
