@@ -1,10 +1,9 @@
 import { DurableObject } from 'cloudflare:workers';
-import { AddressError, canonicalAccount } from '../keys/ss58.ts';
 import type { NamespaceBindings } from './env.ts';
 import { namespaceError } from './errors.ts';
 import { NAMESPACE_LIMITS as L } from './limits.ts';
 import { SecretSealer } from './secret-seal.ts';
-import { checkBucketName, checkTerritory, utf8Length } from './validate.ts';
+import { canonicalAccountOrThrow, checkBucketName, checkTerritory, utf8Length } from './validate.ts';
 
 /** An access key as listed: never the secret. */
 export interface AccessKeyInfo {
@@ -238,14 +237,7 @@ function keyInfoOf(row: KeyRow): AccessKeyInfo {
   return info;
 }
 
-function canonical(account: string): string {
-  try {
-    return canonicalAccount(String(account));
-  } catch (e) {
-    if (e instanceof AddressError) throw namespaceError('InvalidArgument', e.message);
-    throw e;
-  }
-}
+const canonical = (account: string): string => canonicalAccountOrThrow(account);
 
 /** Access key ids: `DOSS` + 16 characters of base32 (A-Z, 2-7), 20 in all like AWS's. */
 export const ACCESS_KEY_ID = /^DOSS[A-Z2-7]{16}$/;

@@ -10,6 +10,7 @@ import type { ListObjectsOptions, ObjectInput } from './types.ts';
 // Every test uses its own bucket (its own Durable Object), through real RPC stubs unless it says otherwise.
 
 const OWNER = 'cXjmuHdBk4J3Zyt2oGodwGegNFaTFPcfC48PZ9NMmcUFzF6cc';
+const OWNER_GENERIC = '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY';
 const OTHER = 'cXiCk1Z1bva3fpsYHqsfzXJmQ9jSMw5FrZJFE61E6YVLkU6w2';
 const MiB = 1024 * 1024;
 
@@ -87,6 +88,10 @@ describe('BucketIndex: bucket record', () => {
     expect(rec).toMatchObject({ name, owner: OWNER, territory: 'default', acl: 'private' });
     expect(await stub.info()).toEqual(rec);
     expect(await codeOf(stub.create({ name, owner: OWNER, territory: 'default' }))).toBe('BucketAlreadyOwnedByYou');
+    // The same account in its generic SS58 spelling is the same owner.
+    expect(await codeOf(stub.create({ name, owner: OWNER_GENERIC, territory: 'default' }))).toBe('BucketAlreadyOwnedByYou');
+    expect(await codeOf(stub.createMultipart('k', { initiator: 'cXnotanaccount', headers: { metadata: {} } }))).toBe('InvalidArgument');
+    expect((await stub.createMultipart('k', { initiator: OWNER_GENERIC, headers: { metadata: {} } })).initiator).toBe(OWNER);
     expect(await codeOf(stub.create({ name, owner: OTHER, territory: 'default' }))).toBe('BucketAlreadyExists');
     expect((await stub.setAcl('public-read')).acl).toBe('public-read');
     expect(await codeOf(stub.setAcl('public-read-write' as 'private'))).toBe('InvalidArgument');

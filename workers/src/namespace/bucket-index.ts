@@ -34,7 +34,7 @@ import type {
   WebsiteConfig,
 } from './types.ts';
 import {
-  checkAccount,
+  canonicalAccountOrThrow,
   checkBucketName,
   checkCors,
   checkKey,
@@ -73,17 +73,17 @@ export class BucketIndex extends DurableObject<NamespaceBindings> {
    */
   async create(input: { name: string; owner: string; territory: string; acl?: CannedAcl }): Promise<BucketRecord> {
     checkBucketName(input.name);
-    checkAccount(input.owner, 'owner');
+    const owner = canonicalAccountOrThrow(input.owner, 'owner');
     checkTerritory(input.territory);
     const acl = input.acl ?? 'private';
     checkAcl(acl);
     const existing = this.#bucketOrUndefined();
     if (existing) {
-      throw existing.owner === input.owner
+      throw existing.owner === owner
         ? namespaceError('BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.')
         : namespaceError('BucketAlreadyExists', 'The requested bucket name is not available.');
     }
-    const record: BucketRecord = { name: input.name, owner: input.owner, territory: input.territory, created: Date.now(), acl };
+    const record: BucketRecord = { name: input.name, owner, territory: input.territory, created: Date.now(), acl };
     this.#sql.exec(
       'INSERT INTO bucket (id, name, owner, territory, created, acl) VALUES (1, ?, ?, ?, ?, ?)',
       record.name,
@@ -275,10 +275,10 @@ export class BucketIndex extends DurableObject<NamespaceBindings> {
   async createMultipart(key: string, options: { initiator: string; headers: UploadHeaders }): Promise<MultipartUpload> {
     this.#bucket();
     checkKey(key);
-    checkAccount(options.initiator, 'initiator');
+    const initiator = canonicalAccountOrThrow(options.initiator, 'initiator');
     const headers: UploadHeaders = { ...options.headers, metadata: options.headers?.metadata ?? {} };
     checkUploadHeaders(headers);
-    const upload: MultipartUpload = { uploadId: newUploadId(), key, initiated: Date.now(), initiator: options.initiator, headers };
+    const upload: MultipartUpload = { uploadId: newUploadId(), key, initiated: Date.now(), initiator, headers };
     this.#sql.exec(
       'INSERT INTO uploads (upload_id, key, initiated, initiator, headers) VALUES (?, ?, ?, ?, ?)',
       upload.uploadId,

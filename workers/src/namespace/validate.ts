@@ -1,3 +1,4 @@
+import { AddressError, canonicalAccount } from '../keys/ss58.ts';
 import { namespaceError } from './errors.ts';
 import { NAMESPACE_LIMITS as L } from './limits.ts';
 import type { CorsRule, ObjectHeaders, ObjectInput, PartInput, UploadHeaders, WebsiteConfig } from './types.ts';
@@ -33,9 +34,13 @@ export function checkKey(key: unknown): asserts key is string {
   }
 }
 
-export function checkAccount(account: unknown, what = 'account'): asserts account is string {
-  if (typeof account !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{40,60}$/.test(account)) {
-    throw namespaceError('InvalidArgument', `${what} must be an SS58 address`);
+/** The account in its CESS SS58 spelling (the one the namespace stores); InvalidArgument for anything else. */
+export function canonicalAccountOrThrow(account: unknown, what = 'account'): string {
+  try {
+    return canonicalAccount(String(account));
+  } catch (e) {
+    if (e instanceof AddressError) throw namespaceError('InvalidArgument', `${what}: ${e.message}`);
+    throw e;
   }
 }
 
