@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -9,10 +10,12 @@ import { provisionDevUser, DEV_USER_SURI, DEV_TERRITORY } from './dev-accounts.t
 
 const BIN = fileURLToPath(new URL('../../../bin/deoss.mjs', import.meta.url));
 
-const HELP = `usage: deoss start [--nodes N] [--origin-port N]
+const HELP = `usage: deoss start [--nodes N] [--origins N] [--origin-port N] [--mdns]
 
-Brings up the local stack on this machine: the local chain (a ledger file), N storage nodes (default 12), one
-origin (http://127.0.0.1:8080), a funded dev account with a territory that has authorized the gateway. Writes the
+Brings up the local stack on this machine: the local chain (a ledger file), N storage nodes (default 12), one or
+more origins (http://127.0.0.1:8080, 8081, ...) peering over libp2p, a funded dev account with a territory that has
+authorized every origin's gateway key. Extra origins keep their state under $DEOSS_HOME/origins/<n> and find the
+first one through its libp2p address; --mdns also turns on multicast DNS discovery between them. Writes the
 endpoints to $DEOSS_HOME/stack.json (default ./.deoss). Ctrl-C stops everything; state persists in $DEOSS_HOME.
 `;
 
@@ -26,7 +29,13 @@ interface Child {
 export async function startCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { nodes: { type: 'string' }, 'origin-port': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      nodes: { type: 'string' },
+      origins: { type: 'string' },
+      'origin-port': { type: 'string' },
+      mdns: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help) {
     process.stdout.write(HELP);
@@ -38,27 +47,56 @@ export async function startCommand(argv: string[]): Promise<number> {
     process.stderr.write('deoss start: --nodes must be at least 12 (one per fragment column)\n');
     return 2;
   }
+  const originCount = Number(values.origins ?? 1);
+  if (!Number.isInteger(originCount) || originCount < 1 || originCount > 16) {
+    process.stderr.write('deoss start: --origins must be between 1 and 16\n');
+    return 2;
+  }
+  const basePort = Number(values['origin-port'] ?? process.env.DEOSS_ORIGIN_PORT ?? 8080);
   await mkdir(join(home, 'chain'), { recursive: true });
-  const env = { ...process.env, DEOSS_HOME: home };
+  const chainDb = join(home, 'chain', 'ledger.sqlite');
+  const env: NodeJS.ProcessEnv = { ...process.env, DEOSS_HOME: home };
+  // Opt-in (it multicasts on the LAN): mDNS under a tag of this stack's own, so two stacks on one machine stay apart.
+  if (values.mdns) env.DEOSS_P2P_MDNS_TAG ??= `deoss-${createHash('sha256').update(home).digest('hex').slice(0, 12)}`;
   const children: Child[] = [];
+  // Every process spawned, ready or not, so a failed start stops the ones already running too.
+  const spawned: ChildProcess[] = [];
   const stop = async () => {
-    for (const c of children) c.process.kill('SIGTERM');
-    await Promise.all(children.map((c) => new Promise((r) => (c.process.exitCode !== null ? r(null) : c.process.once('exit', r)))));
+    for (const p of spawned) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+    await Promise.all(spawned.map((p) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.once('exit', r)))));
   };
   try {
     const nodes = await Promise.all(
       Array.from({ length: nodeCount }, (_, i) =>
-        launch('storage-node', ['storage-node', '--suri', `//DeossNode${i + 1}`, '--dir', join(home, 'nodes', String(i + 1))], env),
+        launch('storage-node', ['storage-node', '--suri', `//DeossNode${i + 1}`, '--dir', join(home, 'nodes', String(i + 1))], env, spawned),
       ),
     );
     children.push(...nodes);
-    const origin = await launch('origin', ['origin', ...(values['origin-port'] ? ['--port', values['origin-port']] : [])], env);
+    // Fixed libp2p ports (HTTP port + 1000) keep each origin's address stable across restarts, so peers find it again.
+    const p2pListen = (n: number) => process.env.DEOSS_P2P_LISTEN ?? `/ip4/127.0.0.1/tcp/${basePort === 0 ? 0 : basePort + n - 1 + 1000}`;
+    const origin = await launch('origin', ['origin', ...(values['origin-port'] ? ['--port', values['origin-port']] : [])], { ...env, DEOSS_P2P_LISTEN: p2pListen(1) }, spawned);
     children.push(origin);
-    const user = await provisionDevUser({ chainDb: join(home, 'chain', 'ledger.sqlite'), gateway: String(origin.gateway) });
+    const origins = [origin];
+    const firstPeer = (origin.p2p as { addresses?: string[] } | undefined)?.addresses?.[0];
+    for (let n = 2; n <= originCount; n++) {
+      // Each extra origin: its own home and gateway key, the shared ledger, the first origin as bootstrap peer.
+      const extra = await launch('origin', ['origin', '--port', String(basePort === 0 ? 0 : basePort + n - 1)], {
+        ...env,
+        DEOSS_HOME: join(home, 'origins', String(n)),
+        DEOSS_CHAIN_DB: chainDb,
+        DEOSS_GATEWAY_SURI: process.env[`DEOSS_GATEWAY_SURI_${n}`] ?? `//DeossGateway${n}`,
+        DEOSS_P2P_BOOTSTRAP: process.env.DEOSS_P2P_BOOTSTRAP ?? firstPeer ?? '',
+        DEOSS_P2P_LISTEN: p2pListen(n),
+      }, spawned);
+      children.push(extra);
+      origins.push(extra);
+    }
+    const user = await provisionDevUser({ chainDb, gateway: String(origin.gateway) });
+    for (const o of origins.slice(1)) await provisionDevUser({ chainDb, gateway: String(o.gateway) });
     const stack = {
       origin: origin.url,
-      origins: [origin.url],
-      originProcesses: [{ url: origin.url, pid: origin.pid }],
+      origins: origins.map((o) => o.url),
+      originProcesses: origins.map((o) => ({ url: o.url, pid: o.pid, gateway: o.gateway, p2p: o.p2p })),
       storageNodes: nodes.map((n) => ({ url: n.url, pid: n.pid })),
       account: user.address,
       devSuri: DEV_USER_SURI,
@@ -71,7 +109,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     process.stdout.write(
       [
         'DeOSS local stack is up.',
-        `  origin         ${origin.url}`,
+        ...origins.map((o, i) => `  origin${origins.length > 1 ? ` ${i + 1}` : '  '}       ${o.url}${o.p2p ? `  (libp2p ${(o.p2p as { peerId: string }).peerId})` : ''}`),
         `  storage nodes  ${nodes.length} (${nodes[0].url} … ${nodes[nodes.length - 1].url})`,
         `  dev account    ${user.address} (${DEV_USER_SURI}), territory "${DEV_TERRITORY}", gateway authorized`,
         `  stack.json     ${join(home, 'stack.json')}`,
@@ -103,12 +141,16 @@ export async function startCommand(argv: string[]): Promise<number> {
   }
 }
 
-/** Starts `deoss <args>` as a child and waits for the JSON line it prints when ready. */
-function launch(role: string, args: string[], env: NodeJS.ProcessEnv): Promise<Child & Record<string, unknown>> {
+/** How long a process of the stack may take to print its ready line (12 nodes start at once on a busy machine). */
+const STARTUP_TIMEOUT_MS = 60_000;
+
+/** Starts `deoss <args>` as a child (recorded in `spawned`) and waits for the JSON line it prints when ready. */
+function launch(role: string, args: string[], env: NodeJS.ProcessEnv, spawned: ChildProcess[]): Promise<Child & Record<string, unknown>> {
   return new Promise((resolveReady, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    spawned.push(child);
     const lines = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => reject(new Error(`${role} did not start within 30 s`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`${role} did not start within ${STARTUP_TIMEOUT_MS / 1000} s`)), STARTUP_TIMEOUT_MS);
     child.once('exit', (code) => reject(new Error(`${role} exited with ${code} while starting`)));
     lines.once('line', (line) => {
       clearTimeout(timer);
