@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { provisionDevUser, DEV_TERRITORY, DEV_USER_SURI } from '../../origin/src/cli/dev-accounts.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/deoss.mjs', import.meta.url));
+/** How long a process may take to print its ready line (12 nodes start at once on a shared 2-core machine). */
+const STARTUP_TIMEOUT_MS = 60_000;
 
 export interface ClusterProcess {
   url: string;
@@ -28,7 +30,11 @@ export function launch(args: string[], env: NodeJS.ProcessEnv): Promise<ClusterP
       stderr += d;
       if (process.env.DEOSS_TEST_LOGS) process.stderr.write(d);
     });
-    const timer = setTimeout(() => reject(new Error(`deoss ${args[0]} did not start: ${stderr}`)), 30_000);
+    // A process that never gets ready is stopped, not left running after the test gives up on it.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`deoss ${args[0]} did not start within ${STARTUP_TIMEOUT_MS / 1000} s: ${stderr}`));
+    }, STARTUP_TIMEOUT_MS);
     child.once('exit', (code) => reject(new Error(`deoss ${args[0]} exited with ${code}: ${stderr}`)));
     createInterface({ input: child.stdout! }).once('line', (line) => {
       clearTimeout(timer);
@@ -72,14 +78,25 @@ export interface Cluster {
 export async function startCluster(options: { nodes?: number; env?: NodeJS.ProcessEnv; nodeArgs?: (i: number) => string[] } = {}): Promise<Cluster> {
   const home = await mkdtemp(join(tmpdir(), 'deoss-cluster-'));
   const env = { ...process.env, DEOSS_HOME: home, DEOSS_ORIGIN_PORT: '0', DEOSS_THREADS: '2', ...options.env };
-  const nodes = await Promise.all(
+  const started = await Promise.allSettled(
     Array.from({ length: options.nodes ?? 12 }, async (_, i) => {
       const dir = join(home, 'nodes', String(i + 1));
       const node = await launch(['storage-node', '--suri', `//TestNode${i + 1}`, '--dir', dir, ...(options.nodeArgs?.(i) ?? [])], env);
       return { ...node, dir };
     }),
   );
-  let origin = await launch(['origin'], env);
+  const nodes = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  let origin: ClusterProcess;
+  try {
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    origin = await launch(['origin'], env);
+  } catch (err) {
+    // Nothing of a cluster that failed to start is left running.
+    await Promise.all(nodes.map((n) => n.stop()));
+    await rm(home, { recursive: true, force: true });
+    throw err;
+  }
   const chainDb = join(home, 'chain', 'ledger.sqlite');
   const user = await provisionDevUser({ chainDb, gateway: origin.account });
   const origins = [origin];
