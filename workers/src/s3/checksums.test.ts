@@ -55,6 +55,14 @@ describe('CRCs', () => {
       expect(BigInt(crc32c(slice)), `crc32c len ${len}`).toBe(refCrc(slice, 32n, 0x82f63b78n));
       expect(crc64nvme(slice), `crc64 len ${len}`).toBe(refCrc(slice, 64n, 0x9a6c9329ac4bc9b5n));
     }
+    // Longer inputs at every alignment exercise the 16-byte word loop.
+    const long = random(3000, 13);
+    for (const offset of [0, 1, 2, 3]) {
+      const slice = long.subarray(offset, offset + 2500);
+      expect(BigInt(crc32c(slice)), `crc32c offset ${offset}`).toBe(refCrc(slice, 32n, 0x82f63b78n));
+      expect(BigInt(new Crc32(undefined, false).update(slice).value), `crc32 offset ${offset}`).toBe(refCrc(slice, 32n, 0xedb88320n));
+      expect(crc64nvme(slice), `crc64 offset ${offset}`).toBe(refCrc(slice, 64n, 0x9a6c9329ac4bc9b5n));
+    }
     // Incremental updates at odd split points equal one-shot.
     for (const split of [1, 7, 8, 9, 100, 299]) {
       const a = new Crc64Nvme().update(data.subarray(0, split)).update(data.subarray(split)).value;
