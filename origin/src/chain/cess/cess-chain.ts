@@ -322,8 +322,17 @@ export class CessChain implements Chain {
     return this.#tx([transferReportCall(p)], opts, { reportIndices: [p.index] });
   }
 
-  deleteFile(p: { owner: AccountId; fid: Hash64 }, opts?: CallOptions): Promise<TxReceipt> {
-    return this.#tx([deleteFileCall(p)], opts);
+  /**
+   * CESS accepts (and charges for) deleting a file the owner does not hold, as a no-op that still emits DeleteFile;
+   * the adapter refuses that before submission, as the local chain does.
+   */
+  async deleteFile(p: { owner: AccountId; fid: Hash64 }, opts?: CallOptions): Promise<TxReceipt> {
+    const call = deleteFileCall(p);
+    const file = await this.file(p.fid, opts);
+    if (!file) refuseEarly('fileBank', 'NonExistent', 'no stored file with this FID (pending deals cannot be deleted on CESS)');
+    const owner = cessAddress(accountBytes(p.owner));
+    if (!file.owners.some((o) => o.user === owner)) refuseEarly('fileBank', 'NotOwner', `${owner} does not own this file`);
+    return this.#tx([call], opts);
   }
 
   deal(fid: Hash64, opts?: CallOptions): Promise<DealRecord | undefined> {
