@@ -81,8 +81,9 @@ const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;'
 
 /**
  * Escapes text for element content or attribute values. Control characters that XML 1.0 cannot carry literally
- * (S3 keys may contain them) are written as character references, the way S3 does; `\r` is escaped so parsers do
- * not normalize it away.
+ * (S3 keys may contain them) are written as character references; strict XML 1.0 parsers still refuse those, which
+ * is why SDKs list with `encoding-type=url` (boto3 and the AWS CLI by default). `\r` is escaped so parsers do not
+ * normalize it away.
  */
 export function escapeXml(text: string): string {
   return text.replace(/[&<>"'\r\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/g, (c) => ESCAPES[c] ?? `&#x${c.charCodeAt(0).toString(16).toUpperCase()};`);
