@@ -8,7 +8,7 @@ import { provisionDevUser, DEV_TERRITORY, DEV_USER_SURI } from '../../origin/src
 
 const BIN = fileURLToPath(new URL('../../bin/deoss.mjs', import.meta.url));
 /** How long a process may take to print its ready line (12 nodes start at once on a shared 2-core machine). */
-const STARTUP_TIMEOUT_MS = 60_000;
+const STARTUP_TIMEOUT_MS = 120_000;
 
 export interface ClusterProcess {
   url: string;
