@@ -7,15 +7,19 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeDurably } from '../uploads/durable-file.ts';
 import { provisionDevUser, DEV_USER_SURI, DEV_TERRITORY } from './dev-accounts.ts';
+import { persistentSecret } from './edge-process.ts';
+import { startStackEdge } from './start-edge.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/deoss.mjs', import.meta.url));
 
-const HELP = `usage: deoss start [--nodes N] [--origins N] [--origin-port N] [--mdns]
+const HELP = `usage: deoss start [--nodes N] [--origins N] [--origin-port N] [--edge-port N] [--no-edge] [--mdns]
 
 Brings up the local stack on this machine: the local chain (a ledger file), N storage nodes (default 12), one or
 more origins (http://127.0.0.1:8080, 8081, ...) peering over libp2p, a funded dev account with a territory that has
 authorized every origin's gateway key. Extra origins keep their state under $DEOSS_HOME/origins/<n> and find the
-first one through its libp2p address; --mdns also turns on multicast DNS discovery between them. Writes the
+first one through its libp2p address; --mdns also turns on multicast DNS discovery between them. The edge worker
+(S3 and DeOSS APIs, websites, CDN) runs under wrangler dev at http://127.0.0.1:8787 in front of the origins, and
+the dev account gets an S3 access key. Writes the
 endpoints to $DEOSS_HOME/stack.json (default ./.deoss). Ctrl-C stops everything; state persists in $DEOSS_HOME.
 `;
 
@@ -33,6 +37,8 @@ export async function startCommand(argv: string[]): Promise<number> {
       nodes: { type: 'string' },
       origins: { type: 'string' },
       'origin-port': { type: 'string' },
+      'edge-port': { type: 'string' },
+      'no-edge': { type: 'boolean' },
       mdns: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -55,7 +61,9 @@ export async function startCommand(argv: string[]): Promise<number> {
   const basePort = Number(values['origin-port'] ?? process.env.DEOSS_ORIGIN_PORT ?? 8080);
   await mkdir(join(home, 'chain'), { recursive: true });
   const chainDb = join(home, 'chain', 'ledger.sqlite');
-  const env: NodeJS.ProcessEnv = { ...process.env, DEOSS_HOME: home };
+  // The origins' internal routes exist only with a secret; the edge signs with the same one.
+  const edgeSecret = process.env.DEOSS_EDGE_SECRET || (await persistentSecret(home, 'edge-secret'));
+  const env: NodeJS.ProcessEnv = { ...process.env, DEOSS_HOME: home, DEOSS_EDGE_SECRET: edgeSecret };
   // Opt-in (it multicasts on the LAN): mDNS under a tag of this stack's own, so two stacks on one machine stay apart.
   if (values.mdns) env.DEOSS_P2P_MDNS_TAG ??= `deoss-${createHash('sha256').update(home).digest('hex').slice(0, 12)}`;
   const children: Child[] = [];
@@ -93,7 +101,13 @@ export async function startCommand(argv: string[]): Promise<number> {
     }
     const user = await provisionDevUser({ chainDb, gateway: String(origin.gateway) });
     for (const o of origins.slice(1)) await provisionDevUser({ chainDb, gateway: String(o.gateway) });
+    const edgePort = Number(values['edge-port'] ?? process.env.DEOSS_EDGE_PORT ?? 8787);
+    const edge = values['no-edge']
+      ? undefined
+      : await startStackEdge({ home, port: edgePort, origins: origins.map((o) => o.url), edgeSecret, userSuri: DEV_USER_SURI, territory: DEV_TERRITORY });
+    if (edge) children.push({ role: 'edge', url: edge.edge.url, pid: edge.edge.pid, process: edge.edge.process });
     const stack = {
+      ...(edge ? { edge: edge.edge.url, edgePid: edge.edge.pid, s3: edge.s3 } : {}),
       origin: origin.url,
       origins: origins.map((o) => o.url),
       originProcesses: origins.map((o) => ({ url: o.url, pid: o.pid, gateway: o.gateway, p2p: o.p2p })),
@@ -109,11 +123,19 @@ export async function startCommand(argv: string[]): Promise<number> {
     process.stdout.write(
       [
         'DeOSS local stack is up.',
+        ...(edge
+          ? [
+              `  edge           ${edge.edge.url}  (S3, DeOSS API, websites at http://<bucket>.web.localhost:${edgePort})`,
+              `  S3 key         AWS_ACCESS_KEY_ID=${edge.s3.accessKeyId} AWS_SECRET_ACCESS_KEY=${edge.s3.secretAccessKey} AWS_REGION=${edge.s3.region}`,
+            ]
+          : []),
         ...origins.map((o, i) => `  origin${origins.length > 1 ? ` ${i + 1}` : '  '}       ${o.url}${o.p2p ? `  (libp2p ${(o.p2p as { peerId: string }).peerId})` : ''}`),
         `  storage nodes  ${nodes.length} (${nodes[0].url} … ${nodes[nodes.length - 1].url})`,
         `  dev account    ${user.address} (${DEV_USER_SURI}), territory "${DEV_TERRITORY}", gateway authorized`,
         `  stack.json     ${join(home, 'stack.json')}`,
-        '  try:           npx deoss put README.md',
+        edge
+          ? `  try:           aws --endpoint-url ${edge.edge.url} s3 mb s3://demo && aws --endpoint-url ${edge.edge.url} s3 cp README.md s3://demo/`
+          : '  try:           npx deoss put README.md',
         'Ctrl-C stops everything.',
         '',
       ].join('\n'),
@@ -125,8 +147,8 @@ export async function startCommand(argv: string[]): Promise<number> {
       // the origin going away ends the stack.
       for (const c of children) {
         c.process.once('exit', (code) => {
-          if (c.role === 'origin') {
-            process.stderr.write(`deoss start: the origin (pid ${c.pid}) exited with ${code}; stopping the stack\n`);
+          if (c.role === 'origin' || c.role === 'edge') {
+            process.stderr.write(`deoss start: the ${c.role} (pid ${c.pid}) exited with ${code}; stopping the stack\n`);
             resolveStop();
           } else process.stderr.write(`deoss start: ${c.role} (pid ${c.pid}) exited with ${code}\n`);
         });
@@ -142,7 +164,7 @@ export async function startCommand(argv: string[]): Promise<number> {
 }
 
 /** How long a process of the stack may take to print its ready line (12 nodes start at once on a busy machine). */
-const STARTUP_TIMEOUT_MS = 60_000;
+const STARTUP_TIMEOUT_MS = 180_000;
 
 /** Starts `deoss <args>` as a child (recorded in `spawned`) and waits for the JSON line it prints when ready. */
 function launch(role: string, args: string[], env: NodeJS.ProcessEnv, spawned: ChildProcess[]): Promise<Child & Record<string, unknown>> {

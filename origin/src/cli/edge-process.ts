@@ -1,0 +1,98 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeDurably } from '../uploads/durable-file.ts';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface EdgeProcessOptions {
+  home: string;
+  /** @default 8787 */
+  port: number;
+  origins: { url: string; region: string }[];
+  /** Shared with the origins (DEOSS_EDGE_SECRET). */
+  edgeSecret: string;
+  /** Extra worker vars (S3_DOMAINS, WEBSITE_DOMAINS, CUSTOM_DOMAINS, …). */
+  vars?: Record<string, string>;
+  /** How long wrangler may take to answer /healthz, ms. @default 90000 */
+  readyTimeoutMs?: number;
+}
+
+export interface EdgeProcess {
+  url: string;
+  pid: number;
+  process: ChildProcess;
+}
+
+/** A secret kept in $DEOSS_HOME (mode 0600) so restarts of the stack keep using it. */
+export async function persistentSecret(home: string, name: string): Promise<string> {
+  const path = join(home, 'secrets', name);
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const value = randomBytes(32).toString('hex');
+    await writeDurably(path, value);
+    return value;
+  }
+}
+
+/**
+ * Runs the edge worker locally under `wrangler dev` (workerd), its Durable Object state under $DEOSS_HOME/edge.
+ * Secrets reach the worker through an env file in $DEOSS_HOME (mode 0600), not the command line.
+ */
+export async function startEdgeProcess(o: EdgeProcessOptions): Promise<EdgeProcess> {
+  const envFile = join(o.home, 'secrets', 'edge.env');
+  const vars: Record<string, string> = {
+    EDGE_ORIGINS: JSON.stringify(o.origins),
+    EDGE_SECRET: o.edgeSecret,
+    KEY_ENCRYPTION_SECRET: await persistentSecret(o.home, 'key-encryption-secret'),
+    EDGE_REGION: o.origins[0]?.region ?? '',
+    ...o.vars,
+  };
+  await mkdir(dirname(envFile), { recursive: true, mode: 0o700 });
+  // Single-quoted dotenv values are taken literally (JSON keeps its double quotes).
+  for (const [k, v] of Object.entries(vars)) if (/['\n]/.test(v)) throw new Error(`edge setting ${k} cannot hold quotes or newlines`);
+  await writeDurably(envFile, Object.entries(vars).map(([k, v]) => `${k}='${v}'`).join('\n') + '\n');
+  // wrangler's package exports hide its bin script; find it next to its package.json.
+  const wrangler = join(dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'bin', 'wrangler.js');
+  const child = spawn(
+    process.execPath,
+    [
+      wrangler,
+      'dev',
+      '--config', join(ROOT, 'wrangler.toml'),
+      '--local',
+      '--ip', '127.0.0.1',
+      '--port', String(o.port),
+      '--inspector-port', '0',
+      '--persist-to', join(o.home, 'edge'),
+      '--env-file', envFile,
+      '--show-interactive-dev-session=false',
+      '--log-level', 'warn',
+    ],
+    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const url = `http://127.0.0.1:${o.port}`;
+  const until = Date.now() + (o.readyTimeoutMs ?? 90_000);
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the edge (wrangler dev) exited with ${child.exitCode}:\n${output}`);
+    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > until) {
+      child.kill('SIGTERM');
+      throw new Error(`the edge did not answer on ${url} in time:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return { url, pid: child.pid!, process: child };
+}

@@ -1,0 +1,59 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AwsClient } from 'aws4fetch';
+import { accountFromSuri } from '../chain/accounts.ts';
+import { startEdgeProcess, type EdgeProcess } from './edge-process.ts';
+import { proofHeaders } from './keys.ts';
+
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  region: string;
+}
+
+/**
+ * The edge part of `deoss start`: runs the worker under wrangler dev in front of the origins and makes sure the dev
+ * account has a working S3 key (the one from the previous run when it still works, else a new one, proven with the
+ * dev account's sr25519 key exactly as `deoss keys create` does).
+ */
+export async function startStackEdge(o: {
+  home: string;
+  port: number;
+  origins: string[];
+  edgeSecret: string;
+  userSuri: string;
+  territory: string;
+}): Promise<{ edge: EdgeProcess; s3: S3Credentials }> {
+  const region = 'us-east-1';
+  const edge = await startEdgeProcess({
+    home: o.home,
+    port: o.port,
+    origins: o.origins.map((url, i) => ({ url, region: i === 0 ? 'local' : `local-${i + 1}` })),
+    edgeSecret: o.edgeSecret,
+    vars: { S3_REGION: region },
+  });
+  try {
+    const previous = await readFile(join(o.home, 'stack.json'), 'utf8').then((t) => JSON.parse(t).s3 as S3Credentials | undefined, () => undefined);
+    if (previous && (await works(edge.url, previous))) return { edge, s3: previous };
+    const user = await accountFromSuri(o.userSuri);
+    const res = await fetch(`${edge.url}/_deoss/keys`, {
+      method: 'POST',
+      headers: { ...proofHeaders(user, 'keys.create', new URL(edge.url).host, 120), 'Content-Type': 'application/json' },
+      body: JSON.stringify({ territory: o.territory, label: 'deoss start' }),
+    });
+    if (res.status !== 201) throw new Error(`the edge refused to issue an S3 key: ${res.status} ${await res.text()}`);
+    const created = (await res.json()) as { accessKeyId: string; secretAccessKey: string };
+    return { edge, s3: { accessKeyId: created.accessKeyId, secretAccessKey: created.secretAccessKey, region } };
+  } catch (err) {
+    edge.process.kill('SIGTERM');
+    throw err;
+  }
+}
+
+/** A signed ListBuckets succeeds with these credentials. */
+async function works(edge: string, s3: S3Credentials): Promise<boolean> {
+  const client = new AwsClient({ accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, region: s3.region, service: 's3' });
+  const res = await client.fetch(`${edge}/`).catch(() => undefined);
+  await res?.body?.cancel();
+  return res?.status === 200;
+}

@@ -1,0 +1,180 @@
+import { accountDirectory, bucketIndex } from '../../namespace/env.ts';
+import type { CannedAcl, WebsiteConfig } from '../../namespace/types.ts';
+import { s3Error } from '../errors.ts';
+import {
+  corsConfigurationXml,
+  el,
+  parseCorsConfiguration,
+  parseCreateBucketConfiguration,
+  parseWebsiteConfiguration,
+  websiteConfigurationXml,
+  type WebsiteConfiguration,
+} from '../xml.ts';
+import { authorize, iso, ns, ownerXml, requireBucket, requirePrincipal, xmlResponse, type S3Call } from './common.ts';
+
+export async function listBuckets(call: S3Call): Promise<Response> {
+  const principal = requirePrincipal(call);
+  const { buckets } = await ns(accountDirectory(call.e.env).listBuckets(principal.account));
+  return xmlResponse(
+    el('ListAllMyBucketsResult', [
+      ownerXml(principal.account),
+      el('Buckets', buckets.map((b) => el('Bucket', [el('Name', b.name), el('CreationDate', iso(b.created)), el('BucketRegion', call.e.config.s3Region)]))),
+    ]),
+  );
+}
+
+/** CreateBucket: the name is claimed in the global registry first, then the bucket's own index is created. */
+export async function createBucket(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const principal = requirePrincipal(call);
+  const body = await call.req.text();
+  if (body.trim()) {
+    const { locationConstraint } = parseCreateBucketConfiguration(body);
+    if (locationConstraint && locationConstraint !== call.e.config.s3Region) {
+      throw s3Error('InvalidLocationConstraint' as never, `This endpoint serves region ${call.e.config.s3Region}.`);
+    }
+  }
+  const acl = cannedAcl(call.req.headers.get('x-amz-acl'));
+  await ns(accountDirectory(call.e.env).registerBucket({ name: p.bucket, owner: principal.account, territory: principal.territory }));
+  try {
+    await ns(bucketIndex(call.e.env, p.bucket).create({ name: p.bucket, owner: principal.account, territory: principal.territory, acl }));
+  } catch (err) {
+    if (!(err instanceof Error && /BucketAlreadyOwnedByYou/.test(String((err as { code?: string }).code)))) throw err;
+  }
+  return new Response(null, { status: 200, headers: { Location: `/${p.bucket}` } });
+}
+
+export async function deleteBucket(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  const destroyed = await ns(bucketIndex(call.e.env, p.bucket).destroy());
+  for (const ref of destroyed.releasedStagedParts) call.e.waitUntil(call.e.origin.releasePart(ref));
+  await ns(accountDirectory(call.e.env).unregisterBucket(p.bucket, bucket.owner));
+  return new Response(null, { status: 204 });
+}
+
+export async function headBucket(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'read');
+  return new Response(null, { status: 200, headers: { 'x-amz-bucket-region': call.e.config.s3Region } });
+}
+
+export async function getBucketLocation(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  // us-east-1 is spelled as an empty constraint, as S3 does.
+  return xmlResponse(el('LocationConstraint', call.e.config.s3Region === 'us-east-1' ? '' : call.e.config.s3Region));
+}
+
+export async function getBucketVersioning(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  return xmlResponse(el('VersioningConfiguration', []));
+}
+
+function cannedAcl(value: string | null): CannedAcl {
+  if (value === null || value === 'private') return 'private';
+  if (value === 'public-read') return 'public-read';
+  throw s3Error('NotImplemented', `Only the canned ACLs private and public-read are supported, not ${value}.`);
+}
+
+export async function putBucketAcl(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  if (!call.req.headers.has('x-amz-acl')) {
+    const body = await call.req.text();
+    if (body.trim()) throw s3Error('NotImplemented', 'Only canned ACLs (x-amz-acl: private | public-read) are supported.');
+  }
+  await ns(bucketIndex(call.e.env, p.bucket).setAcl(cannedAcl(call.req.headers.get('x-amz-acl'))));
+  return new Response(null, { status: 200 });
+}
+
+export async function getBucketAcl(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  const grant = (grantee: ReturnType<typeof el>, permission: string) => el('Grant', [grantee, el('Permission', permission)]);
+  const owner = el('Grantee', [el('ID', bucket.owner), el('DisplayName', bucket.owner)], { 'xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', 'xsi:type': 'CanonicalUser' });
+  const everyone = el('Grantee', [el('URI', 'http://acs.amazonaws.com/groups/global/AllUsers')], { 'xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', 'xsi:type': 'Group' });
+  const grants = [grant(owner, 'FULL_CONTROL')];
+  if (bucket.acl === 'public-read') grants.push(grant(everyone, 'READ'));
+  return xmlResponse(el('AccessControlPolicy', [ownerXml(bucket.owner), el('AccessControlList', grants)]));
+}
+
+export async function putBucketCors(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  const rules = parseCorsConfiguration(await call.req.text());
+  await ns(bucketIndex(call.e.env, p.bucket).putCors(rules));
+  return new Response(null, { status: 200 });
+}
+
+export async function getBucketCors(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  const rules = await ns(bucketIndex(call.e.env, p.bucket).getCors());
+  if (!rules) throw s3Error('NoSuchCORSConfiguration', undefined, { BucketName: p.bucket });
+  return xmlResponse(corsConfigurationXml(rules.map((r) => ({ ...r, allowedHeaders: r.allowedHeaders ?? [], exposeHeaders: r.exposeHeaders ?? [] }))));
+}
+
+export async function deleteBucketCors(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  await ns(bucketIndex(call.e.env, p.bucket).deleteCors());
+  return new Response(null, { status: 204 });
+}
+
+export async function putBucketWebsite(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  const config = parseWebsiteConfiguration(await call.req.text());
+  await ns(bucketIndex(call.e.env, p.bucket).putWebsite(toStored(config)));
+  return new Response(null, { status: 200 });
+}
+
+export async function getBucketWebsite(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  const config = await ns<WebsiteConfig | undefined>(bucketIndex(call.e.env, p.bucket).getWebsite());
+  if (!config) throw s3Error('NoSuchWebsiteConfiguration', undefined, { BucketName: p.bucket });
+  return xmlResponse(websiteConfigurationXml(fromStored(config)));
+}
+
+export async function deleteBucketWebsite(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  await ns(bucketIndex(call.e.env, p.bucket).deleteWebsite());
+  return new Response(null, { status: 204 });
+}
+
+/** The XML reader's website configuration → the stored form (a union: redirect-all, or index + rules). */
+function toStored(c: WebsiteConfiguration): WebsiteConfig {
+  if (c.redirectAllRequestsTo) return { redirectAllRequestsTo: c.redirectAllRequestsTo };
+  if (!c.indexDocument) throw s3Error('InvalidArgument', 'A website configuration needs an IndexDocument or RedirectAllRequestsTo.');
+  return {
+    indexDocument: c.indexDocument,
+    ...(c.errorDocument ? { errorDocument: c.errorDocument } : {}),
+    ...(c.routingRules
+      ? {
+          routingRules: c.routingRules.map((r) => ({
+            ...(r.condition
+              ? { condition: { keyPrefixEquals: r.condition.keyPrefixEquals, httpErrorCodeReturnedEquals: r.condition.httpErrorCodeReturnedEquals?.toString() } }
+              : {}),
+            redirect: { ...r.redirect, httpRedirectCode: r.redirect.httpRedirectCode?.toString() },
+          })),
+        }
+      : {}),
+  };
+}
+
+function fromStored(c: WebsiteConfig): WebsiteConfiguration {
+  if ('redirectAllRequestsTo' in c) return { redirectAllRequestsTo: c.redirectAllRequestsTo };
+  return {
+    indexDocument: c.indexDocument,
+    errorDocument: c.errorDocument,
+    routingRules: c.routingRules?.map((r) => ({
+      condition: r.condition
+        ? { keyPrefixEquals: r.condition.keyPrefixEquals, httpErrorCodeReturnedEquals: r.condition.httpErrorCodeReturnedEquals ? Number(r.condition.httpErrorCodeReturnedEquals) : undefined }
+        : undefined,
+      redirect: { ...r.redirect, httpRedirectCode: r.redirect.httpRedirectCode ? Number(r.redirect.httpRedirectCode) : undefined },
+    })),
+  };
+}

@@ -1,0 +1,162 @@
+import type { EdgeContext } from '../../context.ts';
+import { bucketIndex } from '../../namespace/env.ts';
+import { unwrapNamespaceError } from '../../namespace/errors.ts';
+import type { BucketRecord, ObjectHeaders } from '../../namespace/types.ts';
+import { OriginError } from '../../upstream/origin-client.ts';
+import { S3Error, s3Error, isS3ErrorCode } from '../errors.ts';
+import { el, xmlDocument, type XmlNode } from '../xml.ts';
+
+/** Who signed the request (undefined: anonymous). */
+export interface Principal {
+  accessKeyId: string;
+  /** CESS account (SS58) the key belongs to. */
+  account: string;
+  /** Territory the key stores new buckets in. */
+  territory: string;
+}
+
+/** Everything an S3 operation handler gets. */
+export interface S3Call {
+  e: EdgeContext;
+  req: Request;
+  principal?: Principal;
+}
+
+/** An SSE-C key as it travels to the origin: base64 key and base64 MD5 of it. */
+export interface SseCustomerKey {
+  key: string;
+  keyMd5: string;
+}
+
+export function xmlResponse(root: XmlNode, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(xmlDocument(root), { status, headers: { 'Content-Type': 'application/xml', ...headers } });
+}
+
+/** Owner element of listings: the CESS account is both the id and the display name. */
+export function ownerXml(account: string, name = 'Owner'): XmlNode {
+  return el(name, [el('ID', account), el('DisplayName', account)]);
+}
+
+export function iso(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '.000Z');
+}
+
+/** Runs a namespace call, turning its errors (which cross RPC as messages) back into S3 errors. */
+export async function ns<T>(call: PromiseLike<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    const unwrapped = unwrapNamespaceError(err);
+    if (unwrapped && isS3ErrorCode(unwrapped.code)) throw new S3Error(unwrapped.code, unwrapped.message);
+    throw err;
+  }
+}
+
+/** Origin refusals, in S3 terms. */
+export function originToS3(err: unknown): never {
+  if (err instanceof OriginError) {
+    const m = err.message;
+    if (err.status === 403 && /decrypt|key/i.test(m)) throw s3Error('AccessDenied', m);
+    if (err.status === 403) throw s3Error('AccessDenied', `the storage gateway refused: ${m}`);
+    if (err.status === 413) throw s3Error('EntityTooLarge', m);
+    if (err.status === 416) throw s3Error('InvalidRange', m);
+    if (err.status === 404) throw s3Error('NoSuchKey', m);
+    if (err.status === 400 && /X-Deoss-Content-SHA256/.test(m)) throw s3Error('XAmzContentSHA256Mismatch');
+    if (err.status === 400 && /space|territory/i.test(m)) throw s3Error('AccessDenied', `the bucket's territory cannot take this object: ${m}`);
+    if (err.status === 400) throw s3Error('InvalidRequest', m);
+    throw s3Error('ServiceUnavailable', `the storage origin is unavailable: ${m}`);
+  }
+  throw err;
+}
+
+/** The bucket's record, or NoSuchBucket. */
+export async function requireBucket(call: S3Call, bucket: string): Promise<BucketRecord> {
+  const info = await ns(bucketIndex(call.e.env, bucket).info());
+  if (!info) throw s3Error('NoSuchBucket', undefined, { BucketName: bucket });
+  return info;
+}
+
+/** Writes need the owner; reads need the owner or a public-read bucket. */
+export function authorize(call: S3Call, bucket: BucketRecord, access: 'read' | 'write'): void {
+  if (call.principal?.account === bucket.owner) return;
+  if (access === 'read' && bucket.acl === 'public-read') return;
+  if (!call.principal) throw s3Error('AccessDenied', 'Anonymous access to this bucket is not allowed: sign the request or make the bucket public-read.');
+  throw s3Error('AccessDenied');
+}
+
+/** Requires a signed request (bucket-less operations, creating buckets). */
+export function requirePrincipal(call: S3Call): Principal {
+  if (!call.principal) throw s3Error('AccessDenied', 'This operation needs a signed request.');
+  return call.principal;
+}
+
+/** Content headers and `x-amz-meta-*` of a write. */
+export function objectHeadersFrom(h: Headers): ObjectHeaders {
+  const metadata: Record<string, string> = {};
+  for (const [name, value] of h) if (name.startsWith('x-amz-meta-')) metadata[name.slice(11)] = value;
+  const pick = (n: string) => h.get(n) ?? undefined;
+  return {
+    contentType: pick('content-type'),
+    contentEncoding: stripAwsChunked(pick('content-encoding')),
+    contentDisposition: pick('content-disposition'),
+    contentLanguage: pick('content-language'),
+    cacheControl: pick('cache-control'),
+    expires: pick('expires'),
+    metadata,
+  };
+}
+
+/** `aws-chunked` is transfer framing, not part of the object's stored Content-Encoding. */
+function stripAwsChunked(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const rest = value.split(',').map((s) => s.trim()).filter((s) => s && s !== 'aws-chunked');
+  return rest.length ? rest.join(',') : undefined;
+}
+
+/** The SSE-C headers of a request (or of its copy source): AES256, a 32-byte base64 key, and its MD5. */
+export async function sseCustomerKey(h: Headers, prefix = 'x-amz-server-side-encryption-customer-'): Promise<SseCustomerKey | undefined> {
+  const algorithm = h.get(`${prefix}algorithm`);
+  const key = h.get(`${prefix}key`);
+  const md5 = h.get(`${prefix}key-md5`);
+  if (algorithm === null && key === null && md5 === null) return undefined;
+  if (algorithm !== 'AES256') throw s3Error('InvalidArgument', 'The SSE-C algorithm must be AES256.', { ArgumentName: `${prefix}algorithm` });
+  const raw = key ? base64Bytes(key) : undefined;
+  if (!raw || raw.length !== 32) throw s3Error('InvalidArgument', 'The SSE-C key must be 256 bits, base64.', { ArgumentName: `${prefix}key` });
+  const computed = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest('MD5', raw))));
+  if (md5 !== null && md5 !== computed) throw s3Error('InvalidArgument', 'The calculated MD5 hash of the key did not match the hash that was provided.', { ArgumentName: `${prefix}key-MD5` });
+  return { key: key!, keyMd5: computed };
+}
+
+/** An SSE-C object needs its key, and the right one; a plain object must not be given one. */
+export function checkSseForRead(object: { sseCustomerAlgorithm?: string; sseCustomerKeyMd5?: string }, key: SseCustomerKey | undefined): void {
+  if (object.sseCustomerAlgorithm && !key) {
+    throw s3Error('InvalidRequest', 'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.');
+  }
+  if (object.sseCustomerAlgorithm && key && key.keyMd5 !== object.sseCustomerKeyMd5) throw s3Error('AccessDenied', 'The SSE-C key does not match the key the object was stored with.');
+  if (!object.sseCustomerAlgorithm && key) throw s3Error('InvalidRequest', 'The encryption parameters are not applicable to this object.');
+}
+
+function base64Bytes(text: string): Uint8Array | undefined {
+  try {
+    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Releases FIDs no object refers to any more: counts them down per owner, deletes the last at the origin. */
+export function releaseFiles(call: S3Call, owner: string, fids: string[]): void {
+  if (!fids.length) return;
+  const refs = call.e.env.FILE_REFERENCES.get(call.e.env.FILE_REFERENCES.idFromName(owner));
+  call.e.waitUntil(
+    (async () => {
+      const freed = await refs.release(fids);
+      for (const fid of freed) await call.e.origin.releaseFile(fid, owner).catch((err) => console.error(`edge: releasing ${fid} failed:`, err));
+    })(),
+  );
+}
+
+export async function retainFiles(call: S3Call, owner: string, fids: string[]): Promise<void> {
+  if (!fids.length) return;
+  await call.e.env.FILE_REFERENCES.get(call.e.env.FILE_REFERENCES.idFromName(owner)).retain(fids);
+}

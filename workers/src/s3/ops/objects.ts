@@ -1,0 +1,237 @@
+import { serveObject } from '../../cdn/serve-object.ts';
+import { evaluateConditions } from '../../cdn/serve-object.ts';
+import { bucketIndex } from '../../namespace/env.ts';
+import type { ObjectChecksum, ObjectHeaders, ObjectInput, ObjectRecord } from '../../namespace/types.ts';
+import { s3Error } from '../errors.ts';
+import type { PayloadMode } from '../sigv4.ts';
+import { el, parseDelete } from '../xml.ts';
+import { checkContentMd5, EMPTY_MD5, intake } from './body.ts';
+import {
+  authorize,
+  checkSseForRead,
+  iso,
+  ns,
+  objectHeadersFrom,
+  originToS3,
+  releaseFiles,
+  requireBucket,
+  retainFiles,
+  sseCustomerKey,
+  xmlResponse,
+  type S3Call,
+} from './common.ts';
+
+/** PutObject: bytes to the origin (one CESS file), then key → FID in the bucket's index. */
+export async function putObject(call: S3Call, p: { bucket: string; key: string; payload?: PayloadMode }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  const sse = await sseCustomerKey(call.req.headers);
+  const body = intake(call.req, p.payload, call.e.config.maxPutBytes);
+  const headers = objectHeadersFrom(call.req.headers);
+  let input: ObjectInput;
+  if (body === 'empty') {
+    input = { ...headers, size: 0, etag: EMPTY_MD5, parts: [] };
+  } else {
+    const stored = await call.e.origin
+      .putObject(body.stream, { owner: bucket.owner, territory: bucket.territory, fileName: p.key, sseKey: sse?.key, contentSha256: body.contentSha256, placement: call.e.placement, signal: call.req.signal })
+      .catch(originToS3);
+    try {
+      const digests = await body.verified?.();
+      checkContentMd5(body.spec, stored.md5);
+      const checksum: ObjectChecksum | undefined =
+        body.spec.algorithm && digests?.checksums[body.spec.algorithm] ? { algorithm: body.spec.algorithm, value: digests.checksums[body.spec.algorithm]!, type: 'FULL_OBJECT' } : undefined;
+      input = { ...headers, size: stored.size, etag: stored.md5, parts: [{ fid: stored.fid, size: stored.size }], ...(checksum ? { checksum } : {}) };
+    } catch (err) {
+      // The bytes reached the origin but failed a check: they belong to no object.
+      await retainFiles(call, bucket.owner, [stored.fid]);
+      releaseFiles(call, bucket.owner, [stored.fid]);
+      throw err;
+    }
+  }
+  if (sse) Object.assign(input, { sseCustomerAlgorithm: 'AES256' as const, sseCustomerKeyMd5: sse.keyMd5 });
+  return writeObject(call, bucket.owner, p.bucket, p.key, input, writeConditions(call.req.headers));
+}
+
+/** Records an object in the index, counts its files, and releases what it replaced. */
+async function writeObject(call: S3Call, owner: string, bucket: string, key: string, input: ObjectInput, conditions: { ifMatch?: string; ifNoneMatch?: '*' }): Promise<Response> {
+  const fids = input.parts.map((f) => f.fid);
+  await retainFiles(call, owner, fids);
+  let result;
+  try {
+    result = await ns(bucketIndex(call.e.env, bucket).putObject(key, input, conditions));
+  } catch (err) {
+    releaseFiles(call, owner, fids);
+    throw err;
+  }
+  releaseFiles(call, owner, (result.previous?.parts ?? []).map((f) => f.fid));
+  const h: Record<string, string> = { ETag: `"${result.object.etag}"` };
+  if (result.object.checksum) h[`x-amz-checksum-${result.object.checksum.algorithm.toLowerCase()}`] = result.object.checksum.value;
+  if (input.sseCustomerAlgorithm) {
+    h['x-amz-server-side-encryption-customer-algorithm'] = 'AES256';
+    h['x-amz-server-side-encryption-customer-key-MD5'] = input.sseCustomerKeyMd5!;
+  }
+  return new Response(null, { status: 200, headers: h });
+}
+
+function writeConditions(h: Headers): { ifMatch?: string; ifNoneMatch?: '*' } {
+  const c: { ifMatch?: string; ifNoneMatch?: '*' } = {};
+  const ifMatch = h.get('if-match');
+  if (ifMatch) c.ifMatch = ifMatch;
+  const ifNoneMatch = h.get('if-none-match');
+  if (ifNoneMatch === '*') c.ifNoneMatch = '*';
+  else if (ifNoneMatch) throw s3Error('NotImplemented', 'If-None-Match on writes supports only *.');
+  return c;
+}
+
+const RESPONSE_OVERRIDES: Record<string, string> = {
+  'response-content-type': 'Content-Type',
+  'response-content-language': 'Content-Language',
+  'response-expires': 'Expires',
+  'response-cache-control': 'Cache-Control',
+  'response-content-disposition': 'Content-Disposition',
+  'response-content-encoding': 'Content-Encoding',
+};
+
+/** GetObject / HeadObject. */
+export async function getObject(call: S3Call, p: { bucket: string; key: string; method: 'GET' | 'HEAD'; partNumber?: number }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'read');
+  const object = await ns(bucketIndex(call.e.env, p.bucket).getObject(p.key));
+  if (!object) throw s3Error('NoSuchKey', undefined, { Key: p.key });
+  const sse = await sseCustomerKey(call.req.headers);
+  checkSseForRead(object, sse);
+  const query = new URL(call.req.url).searchParams;
+  const overrides: Record<string, string> = {};
+  for (const [param, header] of Object.entries(RESPONSE_OVERRIDES)) {
+    const v = query.get(param);
+    if (v === null) continue;
+    if (!call.principal) throw s3Error('InvalidRequest', 'Response header overrides need a signed request.');
+    overrides[header] = v;
+  }
+  const headers = new Headers(call.req.headers);
+  if (p.partNumber !== undefined) {
+    // Objects are stored whole; part 1 of a single-part object is the object.
+    if (p.partNumber !== 1 || (object.partsCount ?? 1) > 1) throw s3Error('InvalidPart', 'Reading single parts of multipart objects is not supported.');
+  }
+  const res = serveObject(call.e, object, { method: p.method, headers, overrides, sseKey: sse?.key, defaultCacheControl: bucket.acl === 'public-read' ? call.e.config.publicCacheControl : undefined });
+  // The stored checksum covers the whole object: only a full (200) answer carries it.
+  if (object.checksum && res.status === 200 && call.req.headers.get('x-amz-checksum-mode')?.toUpperCase() === 'ENABLED') {
+    res.headers.set(`x-amz-checksum-${object.checksum.algorithm.toLowerCase()}`, object.checksum.value);
+  }
+  return res;
+}
+
+/** DeleteObject: idempotent 204. */
+export async function deleteObject(call: S3Call, p: { bucket: string; key: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  const result = await ns(bucketIndex(call.e.env, p.bucket).deleteObject(p.key));
+  releaseFiles(call, bucket.owner, (result.previous?.parts ?? []).map((f) => f.fid));
+  return new Response(null, { status: 204 });
+}
+
+/** DeleteObjects: up to 1000 keys; Quiet mode reports only errors. */
+export async function deleteObjects(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  const request = parseDelete(new Uint8Array(await call.req.arrayBuffer()));
+  const result = await ns(bucketIndex(call.e.env, p.bucket).deleteObjects(request.objects.map((o) => o.key)));
+  releaseFiles(call, bucket.owner, result.releasable.map((f) => f.fid));
+  const deleted = request.quiet ? [] : result.deleted.map((d) => el('Deleted', [el('Key', d.key)]));
+  return xmlResponse(el('DeleteResult', deleted));
+}
+
+/**
+ * CopyObject. Content addressing makes most copies free: the new key refers to the same FIDs (counted per owner).
+ * Bytes move only when the encryption changes (SSE-C on either side) or the source belongs to another account.
+ */
+export async function copyObject(
+  call: S3Call,
+  p: { bucket: string; key: string; sourceBucket: string; sourceKey: string; metadataDirective: 'COPY' | 'REPLACE' },
+): Promise<Response> {
+  const target = await requireBucket(call, p.bucket);
+  authorize(call, target, 'write');
+  const sourceBucket = p.sourceBucket === p.bucket ? target : await requireBucket(call, p.sourceBucket);
+  authorize(call, sourceBucket, 'read');
+  const source = await ns(bucketIndex(call.e.env, p.sourceBucket).getObject(p.sourceKey));
+  if (!source) throw s3Error('NoSuchKey', undefined, { Key: p.sourceKey });
+  checkCopyConditions(call.req.headers, source);
+  const sourceSse = await sseCustomerKey(call.req.headers, 'x-amz-copy-source-server-side-encryption-customer-');
+  checkSseForRead(source, sourceSse);
+  const sse = await sseCustomerKey(call.req.headers);
+  const same = p.bucket === p.sourceBucket && p.key === p.sourceKey;
+  if (same && p.metadataDirective === 'COPY' && !sse && !sourceSse) {
+    throw s3Error('InvalidRequest', "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
+  }
+  const headers: ObjectHeaders = p.metadataDirective === 'REPLACE' ? objectHeadersFrom(call.req.headers) : pickHeaders(source);
+  let input: ObjectInput;
+  const reencrypt = !!sse || !!sourceSse;
+  if (!reencrypt && sourceBucket.owner === target.owner) {
+    input = { ...headers, size: source.size, etag: source.etag, parts: source.parts, ...(source.partsCount ? { partsCount: source.partsCount } : {}), ...(source.checksum ? { checksum: source.checksum } : {}) };
+  } else if (source.size === 0) {
+    input = { ...headers, size: 0, etag: EMPTY_MD5, parts: [] };
+  } else {
+    const stored = await call.e.origin
+      .compose({
+        owner: target.owner,
+        territory: target.territory,
+        fileName: p.key,
+        sources: source.parts.map((f) => ({ fid: f.fid })),
+        sseKey: sse?.key,
+        sourceSseKey: sourceSse?.key,
+        placement: call.e.placement,
+        signal: call.req.signal,
+      })
+      .catch(originToS3);
+    input = { ...headers, size: stored.size, etag: stored.md5, parts: [{ fid: stored.fid, size: stored.size }] };
+  }
+  if (sse) Object.assign(input, { sseCustomerAlgorithm: 'AES256' as const, sseCustomerKeyMd5: sse.keyMd5 });
+  const written = await writeObject(call, target.owner, p.bucket, p.key, input, {});
+  const etag = written.headers.get('ETag')!;
+  const object = await ns(bucketIndex(call.e.env, p.bucket).getObject(p.key));
+  return xmlResponse(el('CopyObjectResult', [el('LastModified', iso(object?.lastModified ?? Date.now())), el('ETag', etag)]), 200, Object.fromEntries([...written.headers].filter(([k]) => k.startsWith('x-amz-'))));
+}
+
+function pickHeaders(o: ObjectRecord): ObjectHeaders {
+  return {
+    contentType: o.contentType,
+    contentEncoding: o.contentEncoding,
+    contentDisposition: o.contentDisposition,
+    contentLanguage: o.contentLanguage,
+    cacheControl: o.cacheControl,
+    expires: o.expires,
+    metadata: o.metadata,
+  };
+}
+
+/** x-amz-copy-source-if-* (a failed condition is 412 PreconditionFailed, as S3 answers for copies). */
+export function checkCopyConditions(h: Headers, source: ObjectRecord): void {
+  const mapped = new Headers();
+  for (const [from, to] of [
+    ['x-amz-copy-source-if-match', 'If-Match'],
+    ['x-amz-copy-source-if-none-match', 'If-None-Match'],
+    ['x-amz-copy-source-if-modified-since', 'If-Modified-Since'],
+    ['x-amz-copy-source-if-unmodified-since', 'If-Unmodified-Since'],
+  ]) {
+    const v = h.get(from);
+    if (v !== null) mapped.set(to, v);
+  }
+  if (evaluateConditions(mapped, `"${source.etag}"`, source.lastModified)) throw s3Error('PreconditionFailed');
+}
+
+/** GetObjectAttributes (x-amz-object-attributes: ETag, Checksum, ObjectParts, StorageClass, ObjectSize). */
+export async function getObjectAttributes(call: S3Call, p: { bucket: string; key: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'read');
+  const object = await ns(bucketIndex(call.e.env, p.bucket).getObject(p.key));
+  if (!object) throw s3Error('NoSuchKey', undefined, { Key: p.key });
+  const wanted = new Set((call.req.headers.get('x-amz-object-attributes') ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  if (!wanted.size) throw s3Error('InvalidArgument', 'x-amz-object-attributes is required.', { ArgumentName: 'x-amz-object-attributes' });
+  const children = [];
+  if (wanted.has('ETag')) children.push(el('ETag', object.etag));
+  if (wanted.has('Checksum') && object.checksum) children.push(el('Checksum', [el(`Checksum${object.checksum.algorithm}`, object.checksum.value), el('ChecksumType', object.checksum.type)]));
+  if (wanted.has('ObjectParts') && object.partsCount) children.push(el('ObjectParts', [el('TotalPartsCount', object.partsCount)]));
+  if (wanted.has('StorageClass')) children.push(el('StorageClass', 'STANDARD'));
+  if (wanted.has('ObjectSize')) children.push(el('ObjectSize', object.size));
+  return xmlResponse(el('GetObjectAttributesResponse', children), 200, { 'Last-Modified': new Date(object.lastModified).toUTCString() });
+}

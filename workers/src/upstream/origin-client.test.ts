@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { verifyInternal } from '../../../origin/src/auth/internal-hmac.ts';
+import { OriginClient, OriginError } from './origin-client.ts';
+
+/** Records what the client sends instead of opening connections (the signature check is the origin's real one). */
+function recorder(answer: (url: string) => Response | Promise<Response>) {
+  const sent: { url: string; init: RequestInit }[] = [];
+  const fetchImpl = (async (url: string, init: RequestInit) => {
+    sent.push({ url, init });
+    return answer(url);
+  }) as unknown as typeof fetch;
+  return { sent, fetchImpl };
+}
+
+describe('OriginClient', () => {
+  it('signs requests the way the origin verifies them', async () => {
+    const { sent, fetchImpl } = recorder(() => Response.json({ fid: 'f'.repeat(64), size: 2, md5: 'x', state: 'staged' }));
+    const client = new OriginClient({ origins: [{ url: 'http://o1', region: 'eu' }], secret: 's3cret', fetch: fetchImpl });
+    const body = JSON.stringify({ owner: 'a', territory: 't', fileName: 'n', sources: [{ fid: 'a'.repeat(64) }] });
+    await client.compose({ owner: 'a', territory: 't', fileName: 'n', sources: [{ fid: 'a'.repeat(64) }] });
+    const h = new Headers(sent[0].init.headers);
+    expect(sent[0].init.body).toBe(body);
+    const promised = verifyInternal('POST', '/internal/compose', (n) => h.get(n) ?? undefined, { secret: 's3cret' });
+    expect(promised).toMatch(/^[0-9a-f]{64}$/);
+    expect(() => verifyInternal('POST', '/internal/compose', (n) => h.get(n) ?? undefined, { secret: 'other' })).toThrow();
+    expect(() => verifyInternal('PUT', '/internal/compose', (n) => h.get(n) ?? undefined, { secret: 's3cret' })).toThrow();
+  });
+
+  it('prefers the nearest origin and fails over on unreachable or 5xx origins for bodyless requests', async () => {
+    const { sent, fetchImpl } = recorder((url) => {
+      if (url.startsWith('http://eu')) throw new TypeError('connection refused');
+      if (url.startsWith('http://as')) return new Response('{"msg":"boom"}', { status: 503 });
+      return new Response('bytes', { status: 206 });
+    });
+    const client = new OriginClient({
+      origins: [
+        { url: 'http://us', region: 'us', continents: ['NA'] },
+        { url: 'http://eu', region: 'eu', continents: ['EU'] },
+        { url: 'http://as', region: 'as', continents: ['AS'] },
+      ],
+      secret: 'k',
+      fetch: fetchImpl,
+    });
+    expect(client.ordered({ continent: 'EU' }).map((o) => o.url)).toEqual(['http://eu', 'http://us', 'http://as']);
+    const res = await client.getObject('b'.repeat(64), { range: { start: 0, end: 4 }, placement: { continent: 'EU' } });
+    expect(await res.text()).toBe('bytes');
+    expect(sent.map((s) => s.url.split('/internal')[0])).toEqual(['http://eu', 'http://us']);
+    // The failed origin is now skipped first.
+    expect(client.ordered({ continent: 'EU' })[0].url).toBe('http://us');
+  });
+
+  it('does not replay streamed bodies and reports the origin refusal', async () => {
+    const { sent, fetchImpl } = recorder(() => Response.json({ code: 400, msg: 'insufficient territory space' }, { status: 400 }));
+    const client = new OriginClient({ origins: [{ url: 'http://a', region: 'x' }, { url: 'http://b', region: 'y' }], secret: 'k', fetch: fetchImpl });
+    const err = await client.putObject(new Blob(['abc']).stream(), { owner: 'o', territory: 't', fileName: 'k é/x' }).catch((e) => e);
+    expect(err).toBeInstanceOf(OriginError);
+    expect(err).toMatchObject({ status: 400, message: 'insufficient territory space' });
+    expect(sent).toHaveLength(1);
+    expect(new Headers(sent[0].init.headers).get('X-Deoss-File-Name')).toBe('k%20%C3%A9%2Fx');
+  });
+});

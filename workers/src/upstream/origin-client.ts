@@ -1,0 +1,259 @@
+/**
+ * The edge's client of the origins' internal API (origin/src/api/internal*.ts). Every request is signed with the
+ * shared secret: HMAC-SHA256 over `METHOD\nPATH?QUERY\nX-Deoss-Date\nX-Deoss-Content-SHA256`. Origins are chosen
+ * nearest first (by region, from `request.cf`), and requests without a body fail over to the next origin when one
+ * is unreachable or answers 5xx. An origin that failed is skipped for `downForMs`.
+ */
+
+export interface OriginTarget {
+  url: string;
+  /** A name for the region the origin runs in, e.g. `eu-central`. */
+  region: string;
+  /** Cloudflare continent codes (`EU`, `NA`, `AS`, …) this origin is nearest to. */
+  continents?: string[];
+}
+
+export interface Placement {
+  /** `request.cf.continent`, or a configured override for local runs. */
+  continent?: string;
+  /** Preferred region by name (EDGE_REGION override). */
+  region?: string;
+}
+
+export class OriginError extends Error {
+  override name = 'OriginError';
+  readonly status: number;
+  readonly origin: string;
+  constructor(status: number, message: string, origin: string) {
+    super(message);
+    this.status = status;
+    this.origin = origin;
+  }
+}
+
+export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
+
+export interface StoredObject {
+  fid: string;
+  size: number;
+  md5: string;
+  state: string;
+}
+
+export interface StagedPart {
+  /** `<origin url>#<handle>`: a part lives on the origin that staged it. */
+  ref: string;
+  size: number;
+  md5: string;
+}
+
+export type ComposeSource = { part: string } | { fid: string; start?: number; end?: number };
+
+export interface OriginClientOptions {
+  origins: OriginTarget[];
+  secret: string;
+  /** How long an origin that failed is skipped, ms. @default 30000 */
+  downForMs?: number;
+  fetch?: typeof fetch;
+}
+
+/** In-isolate memory of failed origins (per worker isolate; a fresh isolate simply tries again). */
+const downUntil = new Map<string, number>();
+
+export class OriginClient {
+  readonly #o: Required<Omit<OriginClientOptions, 'fetch'>> & { fetch: typeof fetch };
+  #key?: Promise<CryptoKey>;
+
+  constructor(options: OriginClientOptions) {
+    if (!options.origins.length) throw new Error('no origins configured (EDGE_ORIGINS)');
+    if (!options.secret) throw new Error('no edge secret configured (EDGE_SECRET)');
+    this.#o = { downForMs: 30_000, fetch: (...a) => fetch(...a), ...options };
+  }
+
+  /** Origins in the order to try them: nearest and healthy first. */
+  ordered(placement: Placement = {}): OriginTarget[] {
+    const now = Date.now();
+    const score = (o: OriginTarget) =>
+      (downUntil.get(o.url) ?? 0) > now ? 4 : placement.region === o.region ? 0 : placement.continent && o.continents?.includes(placement.continent) ? 1 : 2;
+    return this.#o.origins.map((o, i) => ({ o, i, s: score(o) })).sort((a, b) => a.s - b.s || a.i - b.i).map((x) => x.o);
+  }
+
+  /**
+   * Sends a signed request. Bodyless requests try each origin in turn; a streamed body goes to the first origin
+   * only (it cannot be replayed). `origin` pins the request to one origin (staged parts live there).
+   */
+  async request(
+    method: string,
+    path: string,
+    init: {
+      headers?: Record<string, string>;
+      body?: ReadableStream<Uint8Array> | string | null;
+      contentSha256?: string;
+      placement?: Placement;
+      origin?: string;
+      signal?: AbortSignal;
+    } = {},
+  ): Promise<Response> {
+    const targets = init.origin ? [init.origin] : this.ordered(init.placement).map((o) => o.url);
+    const replayable = init.body === undefined || init.body === null || typeof init.body === 'string';
+    const sha = typeof init.body === 'string' ? await sha256Hex(init.body) : (init.contentSha256 ?? UNSIGNED_PAYLOAD);
+    let lastError: unknown;
+    for (const base of replayable ? targets : targets.slice(0, 1)) {
+      const headers = new Headers(init.headers);
+      for (const [k, v] of Object.entries(await this.#sign(method, path, sha))) headers.set(k, v);
+      try {
+        const res = await this.#o.fetch(`${base}${path}`, { method, headers, body: init.body ?? undefined, signal: init.signal, ...(init.body ? { duplex: 'half' } : {}) } as RequestInit);
+        if (res.status >= 500 && res.status !== 501 && replayable) {
+          downUntil.set(base, Date.now() + this.#o.downForMs);
+          lastError = await originError(res, base);
+          continue;
+        }
+        return res;
+      } catch (err) {
+        if (init.signal?.aborted) throw err;
+        downUntil.set(base, Date.now() + this.#o.downForMs);
+        lastError = new OriginError(503, `origin ${base} unreachable: ${(err as Error).message}`, base);
+      }
+    }
+    throw lastError ?? new OriginError(503, 'no origin available', '');
+  }
+
+  /** Streams an object's bytes to an origin; resolves with its FID, size and MD5 once durable there. */
+  async putObject(
+    body: ReadableStream<Uint8Array>,
+    p: { owner: string; territory: string; fileName: string; sseKey?: string; contentSha256?: string; placement?: Placement; signal?: AbortSignal },
+  ): Promise<StoredObject> {
+    const headers: Record<string, string> = { 'X-Deoss-Owner': p.owner, 'X-Deoss-Territory': p.territory, 'X-Deoss-File-Name': encodeURIComponent(p.fileName) };
+    if (p.sseKey) headers['X-Deoss-Sse-Key'] = p.sseKey;
+    return json(await this.request('PUT', '/internal/object', { headers, body, contentSha256: p.contentSha256, placement: p.placement, signal: p.signal }));
+  }
+
+  /** The object's bytes (or an inclusive range), as the origin streams them. */
+  async getObject(fid: string, p: { range?: { start: number; end: number }; sseKey?: string; placement?: Placement; signal?: AbortSignal } = {}): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (p.range) headers.Range = `bytes=${p.range.start}-${p.range.end}`;
+    if (p.sseKey) headers['X-Deoss-Sse-Key'] = p.sseKey;
+    const res = await this.request('GET', `/internal/object/${fid}`, { headers, placement: p.placement, signal: p.signal });
+    if (!res.ok) throw await originError(res, '');
+    return res;
+  }
+
+  /** Releases an owner's FID at the chain (no S3 key refers to it any more). Absent files are fine. */
+  async releaseFile(fid: string, owner: string, signal?: AbortSignal): Promise<void> {
+    const res = await this.request('DELETE', `/internal/object/${fid}`, { headers: { 'X-Deoss-Owner': owner }, signal });
+    if (!res.ok && res.status !== 404) throw await originError(res, '');
+    await res.body?.cancel();
+  }
+
+  async putPart(body: ReadableStream<Uint8Array>, p: { sseKey?: string; contentSha256?: string; placement?: Placement; origin?: string; signal?: AbortSignal }): Promise<StagedPart> {
+    const origin = p.origin ?? this.ordered(p.placement)[0].url;
+    const headers: Record<string, string> = {};
+    if (p.sseKey) headers['X-Deoss-Sse-Key'] = p.sseKey;
+    const staged = await json<{ handle: string; size: number; md5: string }>(
+      await this.request('PUT', '/internal/part', { headers, body, contentSha256: p.contentSha256, origin, signal: p.signal }),
+    );
+    return { ref: `${origin}#${staged.handle}`, size: staged.size, md5: staged.md5 };
+  }
+
+  /** Stages a range of a stored file as a part (UploadPartCopy). */
+  async copyPart(p: { fid: string; range?: { start: number; end: number }; sseKey?: string; sourceSseKey?: string; origin?: string; placement?: Placement; signal?: AbortSignal }): Promise<StagedPart> {
+    const origin = p.origin ?? this.ordered(p.placement)[0].url;
+    const headers: Record<string, string> = { 'X-Deoss-Copy-Fid': p.fid };
+    if (p.range) headers['X-Deoss-Copy-Range'] = `bytes=${p.range.start}-${p.range.end}`;
+    if (p.sseKey) headers['X-Deoss-Sse-Key'] = p.sseKey;
+    if (p.sourceSseKey) headers['X-Deoss-Copy-Sse-Key'] = p.sourceSseKey;
+    const staged = await json<{ handle: string; size: number; md5: string }>(await this.request('PUT', '/internal/part', { headers, origin, signal: p.signal }));
+    return { ref: `${origin}#${staged.handle}`, size: staged.size, md5: staged.md5 };
+  }
+
+  async releasePart(ref: string, signal?: AbortSignal): Promise<void> {
+    const { origin, handle } = splitRef(ref);
+    const res = await this.request('DELETE', `/internal/part/${handle}`, { origin, signal }).catch(() => undefined);
+    await res?.body?.cancel();
+  }
+
+  /**
+   * Concatenates staged parts and stored file ranges into one new file. Staged parts must all live on one origin
+   * (the one that staged them); without parts any origin will do.
+   */
+  async compose(
+    p: { owner: string; territory: string; fileName: string; sources: ({ partRef: string } | { fid: string; start?: number; end?: number })[]; sseKey?: string; sourceSseKey?: string; placement?: Placement; signal?: AbortSignal },
+  ): Promise<StoredObject> {
+    let origin: string | undefined;
+    const sources: ComposeSource[] = p.sources.map((s) => {
+      if (!('partRef' in s)) return s;
+      const ref = splitRef(s.partRef);
+      if (origin && origin !== ref.origin) throw new OriginError(409, 'the parts of this upload were staged on different origins', ref.origin);
+      origin = ref.origin;
+      return { part: ref.handle };
+    });
+    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+    if (p.sseKey) headers['X-Deoss-Sse-Key'] = p.sseKey;
+    if (p.sourceSseKey) headers['X-Deoss-Copy-Sse-Key'] = p.sourceSseKey;
+    const body = JSON.stringify({ owner: p.owner, territory: p.territory, fileName: p.fileName, sources });
+    return json(await this.request('POST', '/internal/compose', { headers, body, origin, placement: p.placement, signal: p.signal }));
+  }
+
+  /** Forwards a DeOSS API request (the user's own headers and signature) to the nearest origin, unsigned by us. */
+  async forward(req: Request, path: string, placement?: Placement): Promise<Response> {
+    const targets = this.ordered(placement).map((o) => o.url);
+    const replayable = req.method === 'GET' || req.method === 'HEAD';
+    let last: unknown;
+    for (const base of replayable ? targets : targets.slice(0, 1)) {
+      try {
+        const res = await this.#o.fetch(`${base}${path}`, { method: req.method, headers: req.headers, body: req.body, signal: req.signal, ...(req.body ? { duplex: 'half' } : {}) } as RequestInit);
+        if (res.status >= 500 && replayable) {
+          downUntil.set(base, Date.now() + this.#o.downForMs);
+          last = res;
+          continue;
+        }
+        return res;
+      } catch (err) {
+        downUntil.set(base, Date.now() + this.#o.downForMs);
+        last = err;
+      }
+    }
+    if (last instanceof Response) return last;
+    throw new OriginError(503, `no origin reachable: ${(last as Error)?.message ?? ''}`, '');
+  }
+
+  async #sign(method: string, pathAndQuery: string, contentSha256: string): Promise<Record<string, string>> {
+    this.#key ??= crypto.subtle.importKey('raw', new TextEncoder().encode(this.#o.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    const date = String(Date.now());
+    const toSign = `${method.toUpperCase()}\n${pathAndQuery}\n${date}\n${contentSha256}`;
+    const mac = await crypto.subtle.sign('HMAC', await this.#key, new TextEncoder().encode(toSign));
+    return { 'X-Deoss-Date': date, 'X-Deoss-Content-SHA256': contentSha256, 'X-Deoss-Signature': hex(new Uint8Array(mac)) };
+  }
+}
+
+export function splitRef(ref: string): { origin: string; handle: string } {
+  const at = ref.lastIndexOf('#');
+  if (at < 0) throw new OriginError(400, `not a staged part reference: ${ref}`, '');
+  return { origin: ref.slice(0, at), handle: ref.slice(at + 1) };
+}
+
+async function json<T>(res: Response): Promise<T> {
+  if (!res.ok) throw await originError(res, '');
+  return (await res.json()) as T;
+}
+
+async function originError(res: Response, origin: string): Promise<OriginError> {
+  let message = `origin answered ${res.status}`;
+  try {
+    const body = (await res.json()) as { msg?: string };
+    if (body?.msg) message = body.msg;
+  } catch {
+    // not JSON: keep the status line
+  }
+  return new OriginError(res.status, message, origin || new URL(res.url || 'http://unknown').origin);
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  return hex(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text))));
+}
+
+function hex(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += b.toString(16).padStart(2, '0');
+  return out;
+}
