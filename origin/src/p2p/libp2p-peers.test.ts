@@ -135,6 +135,9 @@ describe('Libp2pSegmentPeers (in-process nodes, loopback TCP)', () => {
     expect(ms).toBeGreaterThanOrEqual(450);
     expect(ms).toBeLessThan(2000);
     expect(e.stats().fetches.timeout).toBe(1);
+    // The caller giving up first: the fetch rejects with the caller's reason, and the peer is not blamed.
+    await expect(e.fetch({ ...key, hash }, AbortSignal.timeout(100))).rejects.toThrow(/timeout|abort/i);
+    expect(e.stats().fetches.timeout).toBe(1);
   });
 
   it('answers not-found from its own cache only, and busy beyond its rate limit', async () => {

@@ -229,7 +229,7 @@ export class Libp2pSegmentPeers implements SegmentPeers {
     const budget = signal ? AbortSignal.any([signal, deadline]) : deadline;
     const into = new Uint8Array(wire.length);
     while (queue.length > 0 && !budget.aborted) {
-      const offer = await this.#race(queue.splice(0, this.#o.parallel), wire, budget, queue);
+      const offer = await this.#race(queue.splice(0, this.#o.parallel), wire, budget, queue, signal);
       if (!offer) continue;
       const started = performance.now();
       try {
@@ -239,7 +239,8 @@ export class Libp2pSegmentPeers implements SegmentPeers {
         this.#stats.fetchedBytes += wire.length;
         return into;
       } catch (err) {
-        this.#failed(offer.peer, request, err, budget);
+        // The caller giving up is not the peer's failure.
+        if (!signal?.aborted) this.#failed(offer.peer, request, err, budget);
       }
     }
     signal?.throwIfAborted();
@@ -250,7 +251,13 @@ export class Libp2pSegmentPeers implements SegmentPeers {
    * Asks `batch` at once; the first peer whose answer says it will send the bytes wins. The others are cancelled and
    * go back to the front of `queue` (they did nothing wrong), to be asked if the winner's bytes fail.
    */
-  #race(batch: string[], request: SegmentRequest, budget: AbortSignal, queue: string[]): Promise<(SegmentOffer & { peer: string; headerMs: number }) | undefined> {
+  #race(
+    batch: string[],
+    request: SegmentRequest,
+    budget: AbortSignal,
+    queue: string[],
+    caller?: AbortSignal,
+  ): Promise<(SegmentOffer & { peer: string; headerMs: number }) | undefined> {
     return new Promise((resolve) => {
       let won = false;
       let pending = batch.length;
@@ -274,7 +281,7 @@ export class Libp2pSegmentPeers implements SegmentPeers {
           (err: Error) => {
             settled[i] = true;
             pending--;
-            if (!cancels[i].signal.aborted) this.#failed(peer, request, err, budget);
+            if (!cancels[i].signal.aborted && !caller?.aborted) this.#failed(peer, request, err, budget);
             if (pending === 0 && !won) resolve(undefined);
           },
         );
