@@ -25,6 +25,9 @@ export interface EdgeContext {
 
 export type EdgeEnv = { Bindings: EdgeBindings; Variables: { edge: EdgeContext } };
 
+/** The context of a request, for sub-apps that receive the same Request object (Hono sub-app fetch). */
+export const edgeContextOf = new WeakMap<Request, EdgeContext>();
+
 /** Parsed settings per isolate: the vars do not change while it lives. */
 let configCache: { vars: EdgeVars; config: EdgeConfig } | undefined;
 
@@ -35,7 +38,7 @@ export function buildEdgeContext(env: EdgeBindings, request: Request, waitUntil:
   const placement: Placement = { region: config.region, continent: cf?.continent };
   const origin = new OriginClient({ origins: config.origins, secret: config.secret });
   const cache = caches.default;
-  return {
+  const context: EdgeContext = {
     config,
     env,
     origin,
@@ -45,4 +48,6 @@ export function buildEdgeContext(env: EdgeBindings, request: Request, waitUntil:
     waitUntil,
     cdn: { cache, origin, waitUntil, placement, fillMaxSegments: config.fillMaxSegments },
   };
+  edgeContextOf.set(request, context);
+  return context;
 }

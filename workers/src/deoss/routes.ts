@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { contentTypeFor, isMedia } from '../../../origin/src/api/mime.ts';
 import { readObject } from '../cdn/object-reader.ts';
-import type { EdgeContext, EdgeEnv } from '../context.ts';
+import { edgeContextOf, type EdgeContext, type EdgeEnv } from '../context.ts';
 import { parseByteRange } from '../http/range.ts';
 
 const FID = /^[0-9a-f]{64}$/;
@@ -20,6 +20,10 @@ interface FileMeta {
  */
 export function deossRoutes(): Hono<EdgeEnv> {
   const app = new Hono<EdgeEnv>();
+  app.use('*', async (c, next) => {
+    c.set('edge', edgeContextOf.get(c.req.raw)!);
+    await next();
+  });
   for (const kind of ['download', 'open'] as const) {
     app.on(['GET', 'HEAD'], `/file/${kind}/:fid`, async (c) => {
       const e = c.get('edge');
