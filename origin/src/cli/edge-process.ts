@@ -17,6 +17,8 @@ export interface EdgeProcessOptions {
   edgeSecret: string;
   /** Extra worker vars (S3_DOMAINS, WEBSITE_DOMAINS, CUSTOM_DOMAINS, …). */
   vars?: Record<string, string>;
+  /** Where to copy wrangler's output (warnings and errors), e.g. process.stderr. */
+  echo?: NodeJS.WritableStream;
   /** How long wrangler may take to answer /healthz, ms. @default 90000 */
   readyTimeoutMs?: number;
 }
@@ -76,9 +78,11 @@ export async function startEdgeProcess(o: EdgeProcessOptions): Promise<EdgeProce
     ],
     { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  // wrangler runs at log level warn: what it prints are the worker's warnings and errors, worth showing.
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4000);
+    if (o.echo) o.echo.write(chunk);
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);

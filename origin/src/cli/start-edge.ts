@@ -31,6 +31,7 @@ export async function startStackEdge(o: {
     origins: o.origins.map((url, i) => ({ url, region: i === 0 ? 'local' : `local-${i + 1}` })),
     edgeSecret: o.edgeSecret,
     vars: { S3_REGION: region },
+    echo: process.stderr,
   });
   try {
     const previous = await readFile(join(o.home, 'stack.json'), 'utf8').then((t) => JSON.parse(t).s3 as S3Credentials | undefined, () => undefined);
