@@ -1,7 +1,8 @@
-import { ApiPromise, WsProvider } from '@polkadot/api';
+import { ApiPromise } from '@polkadot/api';
 import { ChainUnavailableError } from '../port.ts';
 import { toUnavailable } from './errors.ts';
 import { CESS_SIGNED_EXTENSIONS, inspectRuntime, type CessRuntime } from './runtime.ts';
+import { FailoverWsProvider } from './ws-provider.ts';
 
 export interface CessConnectionOptions {
   /** ws:// or wss:// endpoints in order of preference. On every reconnect the provider moves to the next one. */
@@ -19,15 +20,15 @@ export const CONNECTION_DEFAULTS = { connectTimeoutMs: 30_000, reconnectDelayMs:
 
 /**
  * One WebSocket connection to a CESS node (with failover over `endpoints`), shared by every chain client that
- * signs through it. polkadot-js reconnects on its own and re-subscribes; this class adds what callers need around
- * that: waiting for the connection with a deadline, retrying idempotent reads once across a reconnect, telling
+ * signs through it. The provider (ws-provider.ts) reconnects and re-subscribes; this class adds what callers need
+ * around that: waiting for the connection with a deadline, retrying idempotent reads once across a reconnect, telling
  * transaction watchers that the node went away, and the runtime's capabilities read from its metadata.
  */
 export class CessConnection {
   readonly api: ApiPromise;
   readonly endpoints: string[];
   readonly #o: Required<Omit<CessConnectionOptions, 'log'>> & Pick<CessConnectionOptions, 'log'>;
-  readonly #provider: WsProvider;
+  readonly #provider: FailoverWsProvider;
   #runtime: CessRuntime | undefined;
   #runtimeError: Error | undefined;
   #closed = false;
@@ -42,9 +43,12 @@ export class CessConnection {
     }
     this.#o = { ...CONNECTION_DEFAULTS, ...options };
     this.endpoints = [...options.endpoints];
-    this.#provider = new WsProvider(this.endpoints, this.#o.reconnectDelayMs, {}, this.#o.requestTimeoutMs);
+    this.#provider = new FailoverWsProvider(this.endpoints, { reconnectDelayMs: this.#o.reconnectDelayMs, requestTimeoutMs: this.#o.requestTimeoutMs });
+    void this.#provider.connect();
     this.api = new ApiPromise({ provider: this.#provider, signedExtensions: CESS_SIGNED_EXTENSIONS, noInitWarn: true, throwOnConnect: false });
     this.api.on('error', (e: unknown) => this.#o.log?.(`chain: ${(e as Error)?.message ?? e}`));
+    // isReadyOrError rejects on the first provider error (one failed endpoint); readiness is awaited on isReady.
+    this.api.isReadyOrError.catch(() => undefined);
     this.#provider.on('disconnected', () => {
       if (this.#closed) return;
       this.#o.log?.(`chain: disconnected from ${this.#provider.endpoint}; reconnecting`);
@@ -97,7 +101,7 @@ export class CessConnection {
     if (this.#closed) throw new ChainUnavailableError('the CESS connection is closed');
     if (this.#provider.isConnected && (this.api as unknown as { _isReady: boolean })._isReady) return this.api;
     await withDeadline(
-      this.api.isReadyOrError.then(() => this.#connected()),
+      this.api.isReady.then(() => this.#connected()),
       this.#o.connectTimeoutMs,
       signal,
       () => new ChainUnavailableError(`no CESS node answered within ${this.#o.connectTimeoutMs} ms (${this.endpoints.join(', ')})`),

@@ -35,6 +35,8 @@ export class MockCessNode {
   port = 0;
   /** Every JSON-RPC method called, in order (tests assert on what the adapter asked). */
   readonly calls: string[] = [];
+  /** Extrinsics offered to the node (0x-hex), which it refuses. */
+  readonly submitted: string[] = [];
 
   private constructor(options: MockCessNodeOptions) {
     this.#o = options;
@@ -212,6 +214,7 @@ export class MockCessNode {
         return reply(true);
       case 'author_submitExtrinsic':
       case 'author_submitAndWatchExtrinsic':
+        this.submitted.push(String(params[0]));
         return this.#send(socket, { jsonrpc: '2.0', id: req.id, error: { code: 1010, message: 'Invalid Transaction', data: 'the mock CESS node runs no transactions' } });
       default:
         return this.#send(socket, { jsonrpc: '2.0', id: req.id, error: { code: -32601, message: `Method not found: ${req.method}` } });
