@@ -23,14 +23,16 @@ export async function startStackEdge(o: {
   edgeSecret: string;
   userSuri: string;
   territory: string;
+  /** Extra worker vars (CUSTOM_DOMAINS, WEBSITE_DOMAINS, …); `deoss start` takes them from $DEOSS_EDGE_VARS. */
+  vars?: Record<string, string>;
 }): Promise<{ edge: EdgeProcess; s3: S3Credentials }> {
-  const region = 'us-east-1';
+  const region = o.vars?.S3_REGION ?? 'us-east-1';
   const edge = await startEdgeProcess({
     home: o.home,
     port: o.port,
     origins: o.origins.map((url, i) => ({ url, region: i === 0 ? 'local' : `local-${i + 1}` })),
     edgeSecret: o.edgeSecret,
-    vars: { S3_REGION: region },
+    vars: { S3_REGION: region, ...o.vars },
     echo: process.stderr,
   });
   try {
@@ -49,6 +51,28 @@ export async function startStackEdge(o: {
     edge.process.kill('SIGTERM');
     throw err;
   }
+}
+
+/**
+ * `DEOSS_EDGE_VARS`: a JSON object of extra worker vars for the local edge, e.g.
+ * `{"CUSTOM_DOMAINS":"{\"www.example.test\":\"site\"}"}`. Values may be strings or JSON (objects and arrays are
+ * passed on as their JSON text, which is how the worker reads CUSTOM_DOMAINS and EDGE_ORIGINS).
+ */
+export function parseEdgeVars(text: string | undefined): Record<string, string> {
+  if (!text?.trim()) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`DEOSS_EDGE_VARS is not JSON: ${(err as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('DEOSS_EDGE_VARS must be a JSON object of worker vars');
+  const vars: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parsed)) {
+    if (!/^[A-Z][A-Z0-9_]*$/.test(name)) throw new Error(`DEOSS_EDGE_VARS: ${JSON.stringify(name)} is not a worker var name (A-Z, 0-9, _)`);
+    vars[name] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return vars;
 }
 
 /** A signed ListBuckets succeeds with these credentials. */

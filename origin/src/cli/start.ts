@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { writeDurably } from '../uploads/durable-file.ts';
 import { provisionDevUser, DEV_USER_SURI, DEV_TERRITORY } from './dev-accounts.ts';
 import { persistentSecret } from './edge-process.ts';
-import { startStackEdge } from './start-edge.ts';
+import { parseEdgeVars, startStackEdge } from './start-edge.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/deoss.mjs', import.meta.url));
 
@@ -104,7 +104,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     const edgePort = Number(values['edge-port'] ?? process.env.DEOSS_EDGE_PORT ?? 8787);
     const edge = values['no-edge']
       ? undefined
-      : await startStackEdge({ home, port: edgePort, origins: origins.map((o) => o.url), edgeSecret, userSuri: DEV_USER_SURI, territory: DEV_TERRITORY });
+      : await startStackEdge({ home, port: edgePort, origins: origins.map((o) => o.url), edgeSecret, userSuri: DEV_USER_SURI, territory: DEV_TERRITORY, vars: parseEdgeVars(process.env.DEOSS_EDGE_VARS) });
     if (edge) children.push({ role: 'edge', url: edge.edge.url, pid: edge.edge.pid, process: edge.edge.process });
     const stack = {
       ...(edge ? { edge: edge.edge.url, edgePid: edge.edge.pid, s3: edge.s3 } : {}),
