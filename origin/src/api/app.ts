@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { ipRateLimit } from './auth.ts';
+import { chainTxRoutes } from './chain-tx.ts';
 import type { OriginEnv, OriginServices } from './context.ts';
 import { downloadRoutes } from './download.ts';
 import { ApiError, toResponse } from './errors.ts';
@@ -32,6 +33,7 @@ export function originApp(s: OriginServices): Hono<OriginEnv> {
   downloadRoutes(app, s);
   fileRoutes(app, s);
   internalRoutes(app, s);
+  chainTxRoutes(app, s);
   return app;
 }
 
