@@ -59,22 +59,45 @@ export function piecesOf(files: StoredFile[], start: number, end: number): Piece
   return pieces;
 }
 
+/** Response header naming where the first bytes of a response came from: the edge cache or the origin. */
+export const CACHE_STATUS_HEADER = 'x-deoss-cache';
+
+/** The part of segment `index` of `piece` that a read needs, looked up in the cache (with Range: 206 on a hit). */
+function matchSegment(piece: Piece, index: number, cache: Cache): Promise<Response | undefined> {
+  const from = Math.max(piece.start, index * CDN_SEGMENT_SIZE) - index * CDN_SEGMENT_SIZE;
+  const to = Math.min(piece.end, (index + 1) * CDN_SEGMENT_SIZE - 1) - index * CDN_SEGMENT_SIZE;
+  return cache.match(new Request(segmentKey(piece.fid, index), { headers: { Range: `bytes=${from}-${to}` } }));
+}
+
+/**
+ * Like `readObject`, but first looks the first segment up, so the caller can tell the client where the bytes start
+ * from (`hit`: the edge cache, `miss`: the origin). A read spanning several segments may mix both; the first
+ * lookup is reused, so this costs no extra cache call.
+ */
+export async function openObject(files: StoredFile[], range: { start: number; end: number }, o: CdnOptions): Promise<{ body: ReadableStream<Uint8Array>; cache: 'hit' | 'miss' }> {
+  const first = piecesOf(files, range.start, range.end)[0];
+  const firstMatch = first ? await matchSegment(first, Math.floor(first.start / CDN_SEGMENT_SIZE), o.cache) : undefined;
+  return { body: readObject(files, range, o, firstMatch ?? null), cache: firstMatch?.body ? 'hit' : 'miss' };
+}
+
 /**
  * Streams bytes [start, end] of an object. The returned stream has a known length (FixedLengthStream), so the
- * response keeps its Content-Length.
+ * response keeps its Content-Length. `firstMatch` is the first segment's lookup when `openObject` made it already.
  */
-export function readObject(files: StoredFile[], range: { start: number; end: number }, o: CdnOptions): ReadableStream<Uint8Array> {
+export function readObject(files: StoredFile[], range: { start: number; end: number }, o: CdnOptions, firstMatch?: Response | null): ReadableStream<Uint8Array> {
   const length = range.end - range.start + 1;
   const { readable, writable } = new FixedLengthStream(length);
   const pump = async () => {
     const toFill: { fid: string; size: number; index: number }[] = [];
+    let pending = firstMatch;
     try {
       for (const piece of piecesOf(files, range.start, range.end)) {
         let index = Math.floor(piece.start / CDN_SEGMENT_SIZE);
         const last = Math.floor(piece.end / CDN_SEGMENT_SIZE);
         while (index <= last) {
           const from = Math.max(piece.start, index * CDN_SEGMENT_SIZE);
-          const hit = await o.cache.match(new Request(segmentKey(piece.fid, index), { headers: { Range: `bytes=${from - index * CDN_SEGMENT_SIZE}-${Math.min(piece.end, (index + 1) * CDN_SEGMENT_SIZE - 1) - index * CDN_SEGMENT_SIZE}` } }));
+          const hit = pending !== undefined ? pending : await matchSegment(piece, index, o.cache);
+          pending = undefined;
           if (hit?.body) {
             o.onRead?.('cache', Number(hit.headers.get('Content-Length') ?? 0));
             await hit.body.pipeTo(writable, { preventClose: true });

@@ -2,7 +2,7 @@ import type { EdgeContext } from '../context.ts';
 import { parseByteRange } from '../http/range.ts';
 import type { ObjectRecord } from '../namespace/types.ts';
 import { s3Error } from '../s3/errors.ts';
-import { readObject } from './object-reader.ts';
+import { CACHE_STATUS_HEADER, openObject } from './object-reader.ts';
 
 export interface ServeOptions {
   method: 'GET' | 'HEAD';
@@ -22,9 +22,10 @@ export interface ServeOptions {
 /**
  * GET/HEAD of a stored object with S3's semantics: its stored headers and metadata, ETag and Last-Modified, the
  * conditional headers (If-Match/If-Unmodified-Since → 412, If-None-Match/If-Modified-Since → 304, in RFC 7232
- * order), one Range (206, or 416 InvalidRange), and bytes through the edge cache.
+ * order), one Range (206, or 416 InvalidRange), and bytes through the edge cache (`x-deoss-cache: hit|miss` says
+ * whether the first segment came from the cache or the origin).
  */
-export function serveObject(e: EdgeContext, object: ObjectRecord, o: ServeOptions): Response {
+export async function serveObject(e: EdgeContext, object: ObjectRecord, o: ServeOptions): Promise<Response> {
   const etag = `"${object.etag}"`;
   const headers = objectHeaders(object, o.defaultCacheControl);
   if (!o.plain) {
@@ -51,7 +52,9 @@ export function serveObject(e: EdgeContext, object: ObjectRecord, o: ServeOption
     const body = readEncrypted(e, object, { start, end }, o.sseKey);
     return new Response(body, { status, headers });
   }
-  return new Response(readObject(object.parts, { start, end }, e.cdn), { status, headers });
+  const { body, cache } = await openObject(object.parts, { start, end }, e.cdn);
+  headers.set(CACHE_STATUS_HEADER, cache);
+  return new Response(body, { status, headers });
 }
 
 /** The stored headers of an object as S3 returns them on GET and HEAD. */

@@ -67,7 +67,7 @@ async function serve(e: EdgeContext, object: ObjectRecord, request: Request, sta
   if (object.sseCustomerAlgorithm) return page(403, 'Forbidden', 'Encrypted objects are not served as website content.');
   const fallbackType = object.contentType && object.contentType !== 'binary/octet-stream' && object.contentType !== 'application/octet-stream' ? undefined : contentTypeFor(object.key);
   try {
-    const res = serveObject(e, object, {
+    const res = await serveObject(e, object, {
       method: request.method as 'GET' | 'HEAD',
       headers: request.headers,
       defaultCacheControl: e.config.publicCacheControl,

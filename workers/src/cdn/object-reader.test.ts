@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import type { OriginClient } from '../upstream/origin-client.ts';
+import { CDN_SEGMENT_SIZE, openObject, type CdnOptions } from './object-reader.ts';
+
+/**
+ * The reader against workerd's real Cache API. The origin is a stand-in (an in-memory file answering ranged
+ * getObject calls): the real origin is exercised by the stack's end-to-end tests.
+ */
+function standInOrigin(files: Record<string, Uint8Array>) {
+  const calls: { fid: string; start: number; end: number }[] = [];
+  const origin = {
+    async getObject(fid: string, p: { range?: { start: number; end: number } } = {}) {
+      const bytes = files[fid];
+      const start = p.range?.start ?? 0;
+      const end = p.range?.end ?? bytes.length - 1;
+      calls.push({ fid, start, end });
+      return new Response(bytes.slice(start, end + 1), { status: p.range ? 206 : 200 });
+    },
+  } as unknown as OriginClient;
+  return { origin, calls };
+}
+
+async function setup(size: number) {
+  const fid = crypto.randomUUID().replaceAll('-', '').padEnd(64, '0'); // a fresh cache key per test
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i += 4093) bytes[i] = (i / 4093) & 0xff;
+  bytes[size - 1] = 0x5a;
+  const { origin, calls } = standInOrigin({ [fid]: bytes });
+  const background: Promise<unknown>[] = [];
+  const reads: { source: string; bytes: number }[] = [];
+  const cache = await caches.open(`object-reader-test-${fid}`);
+  const o: CdnOptions = { cache, origin, waitUntil: (p) => background.push(p), onRead: (source, n) => reads.push({ source, bytes: n }) };
+  const settle = async () => {
+    while (background.length) await background.shift();
+  };
+  return { fid, bytes, o, calls, reads, settle, files: [{ fid, size }] };
+}
+
+describe('openObject', () => {
+  it('says miss while the origin serves, fills the segment, then says hit and serves from the cache', async () => {
+    const t = await setup(100_000);
+    const first = await openObject(t.files, { start: 0, end: t.bytes.length - 1 }, t.o);
+    expect(first.cache).toBe('miss');
+    expect(new Uint8Array(await new Response(first.body).arrayBuffer())).toEqual(t.bytes);
+    await t.settle();
+    expect(t.calls).toEqual([
+      { fid: t.fid, start: 0, end: 99_999 }, // the read
+      { fid: t.fid, start: 0, end: 99_999 }, // the background fill of segment 0
+    ]);
+
+    const second = await openObject(t.files, { start: 0, end: t.bytes.length - 1 }, t.o);
+    expect(second.cache).toBe('hit');
+    expect(new Uint8Array(await new Response(second.body).arrayBuffer())).toEqual(t.bytes);
+    const ranged = await openObject(t.files, { start: 99_990, end: 99_999 }, t.o);
+    expect(ranged.cache).toBe('hit');
+    expect(new Uint8Array(await new Response(ranged.body).arrayBuffer())).toEqual(t.bytes.slice(99_990));
+    await t.settle();
+    expect(t.calls).toHaveLength(2); // nothing more from the origin
+    expect(t.reads).toEqual([
+      { source: 'origin', bytes: 100_000 },
+      { source: 'cache', bytes: 100_000 },
+      { source: 'cache', bytes: 10 },
+    ]);
+  });
+
+  it('reports the first segment of a read that spans a cached and a missing segment', async () => {
+    const t = await setup(CDN_SEGMENT_SIZE + 1000);
+    // Fill only segment 1 (the tail) by reading it once.
+    const tail = await openObject(t.files, { start: CDN_SEGMENT_SIZE, end: CDN_SEGMENT_SIZE + 999 }, t.o);
+    expect(tail.cache).toBe('miss');
+    await new Response(tail.body).arrayBuffer();
+    await t.settle();
+    const across = await openObject(t.files, { start: CDN_SEGMENT_SIZE - 10, end: CDN_SEGMENT_SIZE + 999 }, t.o);
+    expect(across.cache).toBe('miss'); // it starts in segment 0, which is not cached
+    expect(new Uint8Array(await new Response(across.body).arrayBuffer())).toEqual(t.bytes.slice(CDN_SEGMENT_SIZE - 10));
+    const fromTail = await openObject(t.files, { start: CDN_SEGMENT_SIZE + 500, end: CDN_SEGMENT_SIZE + 999 }, t.o);
+    expect(fromTail.cache).toBe('hit');
+    expect(new Uint8Array(await new Response(fromTail.body).arrayBuffer())).toEqual(t.bytes.slice(CDN_SEGMENT_SIZE + 500));
+    await t.settle();
+  });
+});
