@@ -20,7 +20,12 @@ export interface ReadOptions {
   /** Inclusive byte range of the (plaintext) file. @default the whole file */
   range?: { start: number; end: number };
   signal?: AbortSignal;
+  /** Segments fetched ahead of the one being sent (storage-node reads). @default DEFAULT_READ_AHEAD */
+  readAhead?: number;
 }
+
+/** Segments a download fetches ahead: enough to hide a storage-node round trip, 32 MiB of memory each. */
+export const DEFAULT_READ_AHEAD = 2;
 
 /**
  * Streams a stored file, or a byte range of it, fetching only the segments the range touches. Encrypted segments
@@ -34,27 +39,37 @@ export async function* readFile(retriever: Retriever, options: ReadOptions): Asy
   const kind = options.cipher?.kind ?? 'none';
   if (kind === 'none' || !options.cipher) {
     const last = Math.floor(end / SEGMENT_SIZE);
-    // One segment of read-ahead: the next segment is fetched while this one is being sent.
-    let ahead: Promise<Uint8Array> | undefined;
+    // Read-ahead: up to `readAhead` segments past the one being sent are fetched meanwhile, so storage-node
+    // latency overlaps with sending. Each costs a segment of memory while in flight.
+    const ahead = new Map<number, Promise<Uint8Array>>();
+    const depth = options.readAhead ?? DEFAULT_READ_AHEAD;
     const fetchSegment = (index: number) => {
       const p = retriever.segment(fid, index, signal);
       p.catch(() => {}); // observed when awaited
-      return p;
+      ahead.set(index, p);
     };
-    for (let index = Math.floor(start / SEGMENT_SIZE); index <= last; index++) {
-      const base = index * SEGMENT_SIZE;
-      const from = Math.max(start - base, 0);
-      const to = Math.min(end - base, SEGMENT_SIZE - 1);
-      const path = ahead ? undefined : retriever.cachedPath(fid, index);
-      const handle = path ? await open(path, 'r').catch(() => retriever.forgetCached(fid, index)) : undefined;
-      if (handle) {
-        // Cached: stream the range straight from disk in 1 MiB reads, never holding the segment.
-        yield* handle.createReadStream({ start: from, end: to, highWaterMark: 1024 * 1024, signal }) as AsyncIterable<Uint8Array>;
-        continue;
+    try {
+      for (let index = Math.floor(start / SEGMENT_SIZE); index <= last; index++) {
+        const base = index * SEGMENT_SIZE;
+        const from = Math.max(start - base, 0);
+        const to = Math.min(end - base, SEGMENT_SIZE - 1);
+        const path = ahead.has(index) ? undefined : retriever.cachedPath(fid, index);
+        const handle = path ? await open(path, 'r').catch(() => retriever.forgetCached(fid, index)) : undefined;
+        if (handle) {
+          // Cached: stream the range straight from disk in 1 MiB reads, never holding the segment.
+          yield* handle.createReadStream({ start: from, end: to, highWaterMark: 1024 * 1024, signal }) as AsyncIterable<Uint8Array>;
+          continue;
+        }
+        if (!ahead.has(index)) fetchSegment(index);
+        for (let next = index + 1; next <= Math.min(last, index + depth); next++) {
+          if (!ahead.has(next) && !retriever.isCached(fid, next)) fetchSegment(next);
+        }
+        const current = ahead.get(index)!;
+        ahead.delete(index);
+        yield (await current).subarray(from, to + 1);
       }
-      const current = ahead ?? fetchSegment(index);
-      ahead = index < last && !retriever.isCached(fid, index + 1) ? fetchSegment(index + 1) : undefined;
-      yield (await current).subarray(from, to + 1);
+    } finally {
+      ahead.clear();
     }
     return;
   }
