@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { CessSettings } from './chain/open-chain.ts';
 
 /** Every setting of an origin, with its default. Limits are named here and nowhere else. */
 export interface OriginConfig {
@@ -12,8 +13,12 @@ export interface OriginConfig {
   publicUrl?: string;
   /** Domain published with the gateway registration (≤ 50 bytes). */
   domain: string;
-  /** The gateway's key (mnemonic or SURI). Env DEOSS_GATEWAY_SURI. */
+  /** The gateway's key (mnemonic or SURI). Env DEOSS_CHAIN_SURI (or DEOSS_GATEWAY_SURI). */
   gatewaySuri: string;
+  /** CESS RPC endpoints (ws/wss) in failover order. Env DEOSS_CHAIN_RPC (comma-separated). Empty: the local chain. */
+  chainRpc: string[];
+  /** The `cess` adapter's settings (docs/chain.md): DEOSS_CHAIN_WAIT, DEOSS_CHAIN_TX_TIMEOUT_MS, DEOSS_CHAIN_CONNECT_TIMEOUT_MS, DEOSS_CHAIN_BATCH_MAX, DEOSS_CHAIN_BUCKET. */
+  chain: CessSettings;
   /** Local chain database (used when no chain RPC is configured). @default <home>/chain/ledger.sqlite */
   chainDb: string;
   /** Segment cache capacity in bytes. Env DEOSS_CACHE_BYTES. @default 8 GiB */
@@ -108,7 +113,15 @@ export function originConfig(overrides: Partial<OriginConfig> = {}, env: NodeJS.
     port: int(env.DEOSS_ORIGIN_PORT, 8080),
     publicUrl: env.DEOSS_ORIGIN_URL,
     domain: env.DEOSS_DOMAIN ?? '',
-    gatewaySuri: env.DEOSS_GATEWAY_SURI ?? '//DeossGateway',
+    gatewaySuri: env.DEOSS_CHAIN_SURI ?? env.DEOSS_GATEWAY_SURI ?? '//DeossGateway',
+    chainRpc: list(env.DEOSS_CHAIN_RPC),
+    chain: {
+      waitFor: env.DEOSS_CHAIN_WAIT === 'finalized' ? 'finalized' : 'inBlock',
+      txTimeoutMs: int(env.DEOSS_CHAIN_TX_TIMEOUT_MS, 120_000),
+      connectTimeoutMs: int(env.DEOSS_CHAIN_CONNECT_TIMEOUT_MS, 30_000),
+      batchMax: int(env.DEOSS_CHAIN_BATCH_MAX, 8),
+      bucketName: env.DEOSS_CHAIN_BUCKET || 'deoss',
+    },
     chainDb: env.DEOSS_CHAIN_DB ? resolve(env.DEOSS_CHAIN_DB) : join(home, 'chain', 'ledger.sqlite'),
     cacheBytes: int(env.DEOSS_CACHE_BYTES, 8 * GiB),
     maxUploadBytes: int(env.DEOSS_MAX_UPLOAD_BYTES, 1000 * 32 * 1024 * 1024),
@@ -148,6 +161,9 @@ export function originConfig(overrides: Partial<OriginConfig> = {}, env: NodeJS.
     },
     ...overrides,
   };
+  if (env.DEOSS_CHAIN_WAIT && !['inBlock', 'finalized'].includes(env.DEOSS_CHAIN_WAIT)) throw new Error('DEOSS_CHAIN_WAIT must be inBlock or finalized');
+  for (const url of config.chainRpc) if (!/^wss?:\/\/\S+$/.test(url)) throw new Error(`DEOSS_CHAIN_RPC holds ws:// or wss:// URLs, not ${JSON.stringify(url)}`);
+  if (!(config.chain.batchMax! >= 1)) throw new Error('DEOSS_CHAIN_BATCH_MAX must be at least 1');
   if (Buffer.byteLength(config.domain) > 50) throw new Error('domain must be at most 50 bytes (chain limit)');
   if (!(config.maxUploadBytes > 0)) throw new Error('maxUploadBytes must be positive');
   for (const [name, v] of Object.entries(config.p2p)) {

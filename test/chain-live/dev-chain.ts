@@ -13,6 +13,7 @@ export class DevChain {
   /** Roles become `//deoss-live/<run>/<role>`, so reruns against the same chain start from fresh accounts. */
   readonly run = `${Date.now().toString(36)}`;
   readonly #clients = new Map<string, Promise<CessChain>>();
+  #minerWrites: Promise<unknown> = Promise.resolve();
 
   private constructor(conn: CessConnection) {
     this.conn = conn;
@@ -67,15 +68,20 @@ export class DevChain {
     const miner = await this.client(role);
     await this.fund(miner.account, 5_000n * CHAIN.unit);
     await miner.registerMiner({ endpoint, idleSpace });
-    const item = (await this.conn.api.query.sminer.minerItems(miner.account)).toJSON() as Record<string, unknown> | null;
-    if (!item) throw new Error(`regnstk left no MinerItems entry for ${miner.account}`);
-    const all = (await this.conn.api.query.sminer.allMiner()).toJSON() as string[];
-    await this.setStorage({
-      Sminer: {
-        MinerItems: [[[miner.account], { ...item, state: 'positive', idleSpace: idleSpace.toString(), declarationSpace: (1024n ** 4n).toString() }]],
-        AllMiner: [...all, miner.account],
-      },
+    // AllMiner is read, extended and written back: one miner at a time.
+    const run = this.#minerWrites.then(async () => {
+      const item = (await this.conn.api.query.sminer.minerItems(miner.account)).toJSON() as Record<string, unknown> | null;
+      if (!item) throw new Error(`regnstk left no MinerItems entry for ${miner.account}`);
+      const all = (await this.conn.api.query.sminer.allMiner()).toJSON() as string[];
+      await this.setStorage({
+        Sminer: {
+          MinerItems: [[[miner.account], { ...item, state: 'positive', idleSpace: idleSpace.toString(), declarationSpace: (1024n ** 4n).toString() }]],
+          AllMiner: [...all, miner.account],
+        },
+      });
     });
+    this.#minerWrites = run.catch(() => undefined);
+    await run;
   }
 
   harness(): ChainHarness {

@@ -133,11 +133,13 @@ export function chainConformance(name: string, setup: () => Promise<ChainHarness
     it('turns a deal into a file record after 12 distinct column reports', async () => {
       const { user, gateway, h } = await world();
       const miners = await Promise.all(Array.from({ length: 13 }, (_, i) => h.client(`miner${salt}-${i}`)));
-      for (const [i, m] of miners.entries()) {
-        const endpoint = `http://127.0.0.1:${9000 + i}`;
-        if (h.activateMiner) await h.activateMiner(`miner${salt}-${i}`, endpoint, 1024n * MiB);
-        else await m.registerMiner({ endpoint, idleSpace: 1024n * MiB });
-      }
+      // Thirteen accounts registering at once.
+      await Promise.all(
+        miners.map((m, i) => {
+          const endpoint = `http://127.0.0.1:${9000 + i}`;
+          return h.activateMiner ? h.activateMiner(`miner${salt}-${i}`, endpoint, 1024n * MiB) : m.registerMiner({ endpoint, idleSpace: 1024n * MiB });
+        }),
+      );
       const listed = await user.miners();
       for (const m of miners) expect(listed).toContainEqual(expect.objectContaining({ account: m.account, state: 'positive' }));
       const fid = hex(6, salt);

@@ -22,8 +22,8 @@ export async function originCommand(argv: string[]): Promise<number> {
     ...(values.port !== undefined ? { port: Number(values.port) } : {}),
     ...(values.host !== undefined ? { host: values.host } : {}),
   });
-  const rpc = (process.env.DEOSS_CHAIN_RPC ?? '').split(',').filter(Boolean);
-  const { chain, signer } = await openChain({ suri: config.gatewaySuri, localPath: config.chainDb, rpc });
+  const log = (m: string) => process.stderr.write(`origin: ${m}\n`);
+  const { chain, signer } = await openChain({ suri: config.gatewaySuri, localPath: config.chainDb, rpc: config.chainRpc, cess: { ...config.chain, log } });
   const origin = await startOrigin(config, { chain, signer, log: (m) => process.stderr.write(`origin: ${m}\n`) });
   process.stdout.write(`${JSON.stringify({ role: 'origin', url: origin.url, gateway: chain.account, pid: process.pid, p2p: origin.p2p })}\n`);
   await untilSignal();

@@ -40,7 +40,8 @@ export async function storageNodeCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const port = Number(values.port ?? 0);
-  const { chain } = await openChain({ suri, localPath: values['chain-db'] ?? join(home, 'chain', 'ledger.sqlite') });
+  const rpc = (process.env.DEOSS_CHAIN_RPC ?? '').split(',').filter(Boolean);
+  const { chain } = await openChain({ suri, localPath: values['chain-db'] ?? join(home, 'chain', 'ledger.sqlite'), rpc });
   const node = await startStorageNode({
     chain,
     dir: values.dir ?? join(home, 'nodes', String(port || chain.account)),
