@@ -26,6 +26,12 @@ describe('builder', () => {
     expect(xmlDocument(el('Error', 'x'), { namespace: false })).toBe('<?xml version="1.0" encoding="UTF-8"?>\n<Error>x</Error>');
   });
 
+  it('writes a boolean given as whole content as its text, and still skips false children', () => {
+    expect(xmlDocument(el('R', [el('IsTruncated', false), el('IsLatest', true), false && el('Skipped', 'x')]), { namespace: false })).toBe(
+      '<?xml version="1.0" encoding="UTF-8"?>\n<R><IsTruncated>false</IsTruncated><IsLatest>true</IsLatest></R>',
+    );
+  });
+
   it('writes control characters as references that round-trip', () => {
     expect(escapeXml('a\u0001b\rc')).toBe('a&#x1;b&#xD;c');
     const key = 'weird\u0001\u001f\r\nkey &amp; é 😀';

@@ -32,7 +32,10 @@ export interface XmlNode {
   readonly children: readonly (XmlNode | string)[];
 }
 
-/** What `el` accepts as content: text, numbers, nested elements, arrays of them; null/undefined/false are skipped. */
+/**
+ * What `el` accepts as content: text, numbers, booleans, nested elements, arrays of them. Inside arrays
+ * null/undefined/false are skipped; a boolean given as an element's whole content is its text.
+ */
 export type XmlContent = XmlNode | string | number | bigint | boolean | null | undefined | readonly XmlContent[];
 
 /**
@@ -41,7 +44,9 @@ export type XmlContent = XmlNode | string | number | bigint | boolean | null | u
  */
 export function el(name: string, content?: XmlContent, attrs?: Record<string, string>): XmlNode {
   const children: (XmlNode | string)[] = [];
-  flatten(content, children);
+  // `el('IsTruncated', false)` must say false: an empty <IsTruncated/> breaks strict parsers (Go's ParseBool).
+  if (typeof content === 'boolean') children.push(String(content));
+  else flatten(content, children);
   return attrs ? { name, attrs, children } : { name, children };
 }
 
