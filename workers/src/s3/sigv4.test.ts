@@ -438,6 +438,17 @@ describe('round trips with aws4fetch', () => {
     expect((await rejection(verifyRequest(await sign(base, { secret: 'wrong' }), lookup, { now: NOW }))).code).toBe('SignatureDoesNotMatch');
   });
 
+  it('checks a signed Accept-Encoding against the client value the runtime kept in request.cf', async () => {
+    // rclone signs `Accept-Encoding: gzip`; Cloudflare and wrangler dev hand the worker "br, gzip" instead.
+    const signed = await sign(`http://127.0.0.1:8787/bucket/${encodedKey}`, { headers: { 'accept-encoding': 'gzip' } });
+    const headers = new Headers(signed.headers);
+    headers.set('accept-encoding', 'br, gzip');
+    const rewritten = (cf?: Record<string, unknown>) => new Request(signed.url, { headers, ...(cf ? { cf } : {}) });
+    expect((await verifyRequest(rewritten({ clientAcceptEncoding: 'gzip' }), lookup, { now: NOW }))?.signedHeaders).toContain('accept-encoding');
+    expect((await rejection(verifyRequest(rewritten(), lookup, { now: NOW }))).code).toBe('SignatureDoesNotMatch');
+    expect((await rejection(verifyRequest(rewritten({ clientAcceptEncoding: 'deflate' }), lookup, { now: NOW }))).code).toBe('SignatureDoesNotMatch');
+  });
+
   it('refuses session tokens (no STS here)', async () => {
     const req = await sign('http://127.0.0.1:8787/bucket/k', { sessionToken: 'tok' });
     expect((await rejection(verifyRequest(req, lookup, { now: NOW }))).code).toBe('InvalidToken');

@@ -463,6 +463,19 @@ function parsePresigned(url: URL, opts: VerifyOptions, now: Date): SignedParts {
 const QUERY_AUTH_PARAMS = ['X-Amz-Algorithm', 'X-Amz-Credential', 'X-Amz-Signature'];
 
 /**
+ * The value the client sent for a signed header. Cloudflare (and wrangler dev) replace Accept-Encoding before the
+ * worker sees it ("br, gzip") and keep the client's own value in `request.cf.clientAcceptEncoding`; rclone signs
+ * `Accept-Encoding: gzip` on every GetObject.
+ */
+function signedHeaderValue(req: Request, name: string, url: URL): string {
+  if (name === 'accept-encoding') {
+    const original = (req as { cf?: { clientAcceptEncoding?: unknown } }).cf?.clientAcceptEncoding;
+    if (typeof original === 'string') return original;
+  }
+  return req.headers.get(name) ?? (name === 'host' ? url.host : '');
+}
+
+/**
  * Verifies a request's SigV4 signature. Returns undefined for a request with no authentication at all, the
  * authenticated caller otherwise; throws S3Error (AccessDenied, SignatureDoesNotMatch, InvalidAccessKeyId,
  * RequestTimeTooSkewed, AuthorizationHeaderMalformed, AuthorizationQueryParametersError, …) for anything else.
@@ -501,7 +514,7 @@ export async function verifyRequest(req: Request, lookupSecret: SecretLookup, op
   if (secret === undefined) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: parts.credential.accessKeyId });
 
   const headerValues = new Map<string, string>();
-  for (const name of parts.signedHeaders) headerValues.set(name, req.headers.get(name) ?? (name === 'host' ? url.host : ''));
+  for (const name of parts.signedHeaders) headerValues.set(name, signedHeaderValue(req, name, url));
   const canonical = canonicalRequest({
     method: req.method,
     canonicalUri: canonicalUri(url.pathname),
