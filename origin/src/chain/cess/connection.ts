@@ -143,6 +143,15 @@ export class CessConnection {
     return this.#provider.send<T>(method, params);
   }
 
+  /** A raw subscription on this connection (the transaction watch reads statuses as the node sends them). */
+  async subscribe(type: string, method: string, params: unknown[], callback: (err: Error | null, result: unknown) => void): Promise<string | number> {
+    return this.#provider.subscribe(type, method, params, callback);
+  }
+
+  async unsubscribe(type: string, method: string, id: string | number): Promise<boolean> {
+    return this.#provider.unsubscribe(type, method, id);
+  }
+
   /** Called when the socket drops (transactions in flight can no longer be watched). */
   onDisconnect(f: () => void): () => void {
     this.#onDisconnect.add(f);

@@ -1,8 +1,7 @@
-import type { ApiPromise, SubmittableResult } from '@polkadot/api';
+import type { ApiPromise } from '@polkadot/api';
 import type { SubmittableExtrinsic } from '@polkadot/api/types';
 import type { KeyringPair } from '@polkadot/keyring/types';
 import type { DispatchError } from '@polkadot/types/interfaces';
-import type { ISubmittableResult } from '@polkadot/types/types';
 import { ChainDispatchError, ChainUnavailableError } from '../port.ts';
 import type { CallSpec } from './calls.ts';
 import type { CessConnection } from './connection.ts';
@@ -88,7 +87,7 @@ export class Submitter {
         await tx.signAsync(this.#pair, { nonce, era: this.#o.mortalityBlocks });
         const track: Track = { hash: tx.hash.toHex(), hex: tx.toHex(), signer: this.#pair.address, nonce, from, validUntil: deathOf(tx, from) };
         try {
-          const { included } = await this.#handOver(api, tx, track, signal);
+          const { included } = await this.#handOver(api, track, signal);
           return { nonce: 'used' as const, value: { accepted: { hash: track.hash, included } } };
         } catch (err) {
           const refusal = classifySubmitError(err);
@@ -120,7 +119,7 @@ export class Submitter {
     const from = (await api.rpc.chain.getHeader()).number.toNumber();
     const track: Track = { hash: tx.hash.toHex(), hex: tx.toHex(), signer: tx.signer.toString(), nonce: tx.nonce.toNumber(), from, validUntil: deathOf(tx, from) };
     try {
-      return { hash: track.hash, included: (await this.#handOver(api, tx, track, signal)).included };
+      return { hash: track.hash, included: (await this.#handOver(api, track, signal)).included };
     } catch (err) {
       const refusal = classifySubmitError(err);
       if (refusal.kind === 'known' || refusal.kind === 'network') return { hash: track.hash, included: this.#recover(track, refusal.kind === 'network', signal) };
@@ -138,10 +137,11 @@ export class Submitter {
   }
 
   /**
-   * Resolves when the pool took the transaction (the watch subscription's first status), with the promise of its
-   * inclusion; rejects with what the node said when it refused.
+   * Offers the signed bytes with `author_submitAndWatchExtrinsic`. Resolves as soon as the node answers with a
+   * subscription id (the pool took it), with the promise of its inclusion; rejects with what the node said when it
+   * refused. Statuses are read raw: some nodes (chopsticks) send no `ready` status before `inBlock`.
    */
-  async #handOver(api: ApiPromise, tx: SubmittableExtrinsic<'promise'>, track: Track, signal?: AbortSignal): Promise<{ included: Promise<Included> }> {
+  async #handOver(api: ApiPromise, track: Track, signal?: AbortSignal): Promise<{ included: Promise<Included> }> {
     let settle!: (v: Included | Promise<Included>) => void;
     let fail!: (e: unknown) => void;
     const included = new Promise<Included>((res, rej) => {
@@ -151,20 +151,21 @@ export class Submitter {
     included.catch(() => undefined); // the caller may stop listening (abort); never an unhandled rejection
     let accepted = false;
     let done = false;
-    let unsub: (() => void) | undefined;
+    let subscription: string | number | undefined;
     const finish = (f: () => void) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       offDisconnect();
       signal?.removeEventListener('abort', onAbort);
-      unsub?.();
+      if (subscription !== undefined) void this.#conn.unsubscribe('author_extrinsicUpdate', 'author_unwatchExtrinsic', subscription).catch(() => undefined);
       f();
     };
     const timer = setTimeout(
       () => finish(() => fail(new ChainUnavailableError(`transaction ${track.hash} not in a block after ${this.#o.txTimeoutMs} ms`))),
       this.#o.txTimeoutMs,
     );
+    // The node's watch does not survive a reconnect: look for the transaction in the chain instead.
     const offDisconnect = this.#conn.onDisconnect(() => {
       if (accepted) finish(() => settle(this.#recover(track, false, signal)));
     });
@@ -172,24 +173,40 @@ export class Submitter {
     const onAbort = () => finish(() => fail(signal!.reason));
     signal?.addEventListener('abort', onAbort, { once: true });
 
-    const onStatus = (result: ISubmittableResult) => {
-      const s = result.status;
-      if ((s.isInBlock && this.#o.waitFor === 'inBlock') || s.isFinalized) finish(() => settle(fromResult(api, result)));
-      else if (s.isInvalid || s.isDropped || s.isUsurped || s.isFinalityTimeout) {
+    const onStatus = (err: Error | null, status: unknown) => {
+      if (err || done) return;
+      const s = (typeof status === 'string' ? { [status]: null } : (status ?? {})) as Record<string, unknown>;
+      const inBlock = typeof s.inBlock === 'string' ? s.inBlock : undefined;
+      const final = typeof s.finalized === 'string' ? s.finalized : undefined;
+      if (final || (inBlock && this.#o.waitFor === 'inBlock')) {
+        finish(() => settle(this.#includedAt(api, final ?? inBlock!, track, Boolean(final), signal)));
+      } else if ('dropped' in s || 'invalid' in s || 'usurped' in s || 'finalityTimeout' in s) {
         // Its nonce may be free again, or taken: ask the node before the next transaction.
         this.#nonces.resync();
-        finish(() => fail(new ChainUnavailableError(`transaction ${track.hash} was ${s.type.toLowerCase()} by the node`)));
+        finish(() => fail(new ChainUnavailableError(`transaction ${track.hash} was ${Object.keys(s)[0].toLowerCase()} by the node`)));
       }
     };
     try {
-      unsub = await tx.send(onStatus);
+      subscription = await this.#conn.subscribe('author_extrinsicUpdate', 'author_submitAndWatchExtrinsic', [track.hex], onStatus);
     } catch (err) {
       finish(() => undefined);
       throw err;
     }
     accepted = true;
-    if (done) unsub();
+    if (done) void this.#conn.unsubscribe('author_extrinsicUpdate', 'author_unwatchExtrinsic', subscription).catch(() => undefined);
     return { included };
+  }
+
+  /** The extrinsic's events in the block the node said it is in (read again after a reconnect if cut). */
+  async #includedAt(api: ApiPromise, blockHash: string, track: Track, finalized: boolean, signal?: AbortSignal): Promise<Included> {
+    try {
+      const found = await this.#conn.read('block', signal, (a) => findInBlockHash(a, blockHash, track.hash));
+      if (found) return { ...found, finalized };
+    } catch {
+      /* fall back to searching the chain */
+    }
+    void api;
+    return this.#recover(track, false, signal);
   }
 
   /**
@@ -243,25 +260,19 @@ function deathOf(tx: SubmittableExtrinsic<'promise'>, current: number): number {
   return Number(era.asMortalEra.death(current)) - 1;
 }
 
-async function fromResult(api: ApiPromise, submitted: ISubmittableResult): Promise<Included> {
-  const result = submitted as SubmittableResult;
-  const s = result.status;
-  const hash = s.isFinalized ? s.asFinalized : s.asInBlock;
-  const block = result.blockNumber?.toNumber() ?? (await api.rpc.chain.getHeader(hash)).number.toNumber();
-  const events = result.events.map((r) => r.event as unknown as RawEvent);
-  return { block, finalized: s.isFinalized, events, error: result.dispatchError ? toDispatchError(api.registry, result.dispatchError) : undefined };
-}
-
 /** Looks for an extrinsic by hash in block `number`; its events and dispatch error if it is there. */
 export async function findInBlock(api: ApiPromise, number: number, hash: string): Promise<Omit<Included, 'finalized'> | undefined> {
-  const blockHash = await api.rpc.chain.getBlockHash(number);
+  return findInBlockHash(api, (await api.rpc.chain.getBlockHash(number)).toHex(), hash);
+}
+
+async function findInBlockHash(api: ApiPromise, blockHash: string, hash: string): Promise<Omit<Included, 'finalized'> | undefined> {
   const block = await api.rpc.chain.getBlock(blockHash);
   const index = block.block.extrinsics.findIndex((x) => x.hash.toHex() === hash);
   if (index < 0) return undefined;
   const records = (await (await api.at(blockHash)).query.system.events()) as unknown as RawEventRecord[];
   const events = byExtrinsic(records).get(index) ?? [];
   const failed = failure(events);
-  return { block: number, events, error: failed ? toDispatchError(api.registry, failed as unknown as DispatchError) : undefined };
+  return { block: block.block.header.number.toNumber(), events, error: failed ? toDispatchError(api.registry, failed as unknown as DispatchError) : undefined };
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
