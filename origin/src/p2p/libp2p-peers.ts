@@ -309,6 +309,7 @@ export class Libp2pSegmentPeers implements SegmentPeers {
     }
     this.#scores.failure(peer);
     if (outcome === 'not-found') this.#index.remove(peer, key);
+    if (outcome === 'failed') this.#o.log?.(`p2p: fetching ${key.fid.slice(0, 12)}/${key.index} from ${peer} failed: ${(err as Error).message}`);
   }
 
   announce(keys: SegmentKey[]): void {
