@@ -149,11 +149,18 @@ export class CessChain implements Chain {
 
   // ── gateways ─────────────────────────────────────────────────────────────
 
+  /**
+   * Registers, or updates the registration. When the chain already holds exactly what would be published, nothing is
+   * submitted (the origin re-registers at every start) and the receipt is empty, with the current block.
+   */
   async registerGateway(p: { endpoint: string; domain: string; peerId?: string }, opts?: CallOptions): Promise<TxReceipt> {
-    const existing = await this.#read('gateway', opts, async (api) => some(await api.query.oss.oss(this.#pair.publicKey)) !== undefined);
-    const call = gatewayCall(existing, p);
-    const r = await this.#tx([call], opts);
     const published = p.domain || p.endpoint;
+    const current = await this.gateway(this.account, opts);
+    const call = gatewayCall(current !== undefined, p);
+    if (current && current.domain === published && (current.peerId ?? '') === (p.peerId ?? '')) {
+      return { block: await this.blockNumber(opts), finalized: false, events: [], fee: 0n };
+    }
+    const r = await this.#tx([call], opts);
     return { ...r, events: r.events.map((e) => (e.type === 'OssRegister' && e.account === this.account ? { ...e, endpoint: published } : e)) };
   }
 

@@ -64,6 +64,22 @@ describe('cess adapter across a node that goes away (mock CESS node, real TCP pr
     expect(await chain.blockNumber()).toBe(node.head.number);
   });
 
+  it('re-registering a gateway with what the chain already holds submits nothing', async () => {
+    const { conn, chain } = await connect();
+    const value = conn.api.registry.createType('PalletOssOssInfo', { peerId: new Uint8Array(38), domain: 'https://gw.example' });
+    node.setStorage(conn.api.query.oss.oss.key(gateway.publicKey), value.toHex());
+    expect(await chain.gateway(gateway.address)).toEqual({ account: gateway.address, endpoint: 'https://gw.example', domain: 'https://gw.example' });
+    const before = node.submitted.length;
+    const receipt = await chain.registerGateway({ endpoint: 'https://gw.example', domain: '' });
+    expect(receipt).toEqual({ block: node.head.number, finalized: false, events: [], fee: 0n });
+    expect(node.submitted.length).toBe(before);
+    // A different endpoint is a real update: offered to the node (which, being a mock, refuses it).
+    await expect(chain.registerGateway({ endpoint: 'https://other.example', domain: '' })).rejects.toBeInstanceOf(ChainDispatchError);
+    expect(node.submitted.length).toBe(before + 1);
+    const sent = conn.api.registry.createType('Extrinsic', node.submitted[before]);
+    expect([sent.method.section, sent.method.method]).toEqual(['oss', 'update']);
+  });
+
   it('a read made while the node is away waits for the reconnection and succeeds', async () => {
     const { conn, chain } = await connect();
     node.setStorage(conn.api.query.oss.authorityList.key(user.publicKey), conn.api.registry.createType('Vec<AccountId32>', [gateway.publicKey]).toHex());
@@ -132,15 +148,16 @@ describe('cess adapter across a node that goes away (mock CESS node, real TCP pr
     expect(tx).toMatchObject({ signer: user.address, price: 60n * CHAIN.unitPrice, validUntil: node.head.number + 63 });
     const bytes = Buffer.from(tx.signingPayload.slice(2), 'hex');
     const payload = JSON.parse(JSON.stringify(tx.payload));
+    const before = node.submitted.length;
     // Wrong key, wrong call: refused before anything reaches the node.
     await expect(chain.submitSignedTx({ signer: user.address, payload, signature: gateway.sign(bytes) })).rejects.toMatchObject({ id: 'transaction.BadProof' });
     const other = { ...payload, method: conn.api.tx.balances.transferKeepAlive(gateway.address, 1n).method.toHex() };
     await expect(chain.submitSignedTx({ signer: user.address, payload: other, signature: user.sign(bytes) })).rejects.toMatchObject({ id: 'system.BadCall' });
-    expect(node.submitted).toHaveLength(0);
+    expect(node.submitted).toHaveLength(before);
     // Signed right: offered to the node (which, being a mock, refuses to run it).
     await expect(chain.submitSignedTx({ signer: user.address, payload, signature: user.sign(bytes) })).rejects.toBeInstanceOf(ChainDispatchError);
-    expect(node.submitted).toHaveLength(1);
-    const ext = conn.api.registry.createType('Extrinsic', node.submitted[0]);
+    expect(node.submitted).toHaveLength(before + 1);
+    const ext = conn.api.registry.createType('Extrinsic', node.submitted[before]);
     expect(ext.isSigned).toBe(true);
     expect(ext.signer.toString()).toBe(user.address);
     expect([ext.method.section, ext.method.method]).toEqual(['storageHandler', 'mintTerritory']);
