@@ -23,11 +23,12 @@ const rounds = envInt('BENCH_ROUNDS', 3);
 const bytes = sizeMB * MiB;
 const segments = Math.ceil(bytes / SEGMENT_SIZE);
 
-const cluster = await startCluster();
+// A generous stall limit on every origin: on a busy shared machine a 2 s pause of either side must not turn a peer
+// run into a storage-node run.
+const cluster = await startCluster({ env: { DEOSS_P2P_STALL_MS: '10000' } });
 try {
   const A = cluster.origin;
-  // A generous stall limit: on a busy shared machine a 2 s pause must not turn a peer run into a storage-node run.
-  const B = await cluster.addOrigin({ DEOSS_CACHE: 'off', DEOSS_P2P_STALL_MS: '10000' });
+  const B = await cluster.addOrigin({ DEOSS_CACHE: 'off' });
   const C = await cluster.addOrigin({ DEOSS_CACHE: 'off', DEOSS_P2P: 'off' });
   const alice = await accountFromSuri(cluster.user.suri);
   const path = await randomFile(join(cluster.home, 'bench-p2p.bin'), bytes);

@@ -22,7 +22,9 @@ let C: ClusterProcess;
 const rogues: ChildProcess[] = [];
 
 beforeAll(async () => {
-  cluster = await startCluster();
+  // A and B get a generous stall limit so that a loaded CI machine cannot turn a peer read into a storage-node read;
+  // C keeps a short one for the hanging-peer test.
+  cluster = await startCluster({ env: { DEOSS_P2P_STALL_MS: '10000' } });
   A = cluster.origin;
   B = await cluster.addOrigin();
   C = await cluster.addOrigin({ DEOSS_CACHE: 'off', DEOSS_P2P_STALL_MS: String(STALL_MS), DEOSS_P2P_DEADLINE_MS: String(DEADLINE_MS) });
