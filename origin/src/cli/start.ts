@@ -105,7 +105,11 @@ export async function startCommand(argv: string[]): Promise<number> {
     const edge = values['no-edge']
       ? undefined
       : await startStackEdge({ home, port: edgePort, origins: origins.map((o) => o.url), edgeSecret, userSuri: DEV_USER_SURI, territory: DEV_TERRITORY, vars: parseEdgeVars(process.env.DEOSS_EDGE_VARS) });
-    if (edge) children.push({ role: 'edge', url: edge.edge.url, pid: edge.edge.pid, process: edge.edge.process });
+    if (edge) {
+      children.push({ role: 'edge', url: edge.edge.url, pid: edge.edge.pid, process: edge.edge.process });
+      // Stopped with the rest: a terminal's Ctrl-C reaches wrangler itself, a SIGTERM to `deoss start` does not.
+      spawned.push(edge.edge.process);
+    }
     const stack = {
       ...(edge ? { edge: edge.edge.url, edgePid: edge.edge.pid, s3: edge.s3 } : {}),
       origin: origin.url,
