@@ -92,7 +92,7 @@ export class CessConnection {
   }
 
   get isConnected(): boolean {
-    return this.#provider.isConnected && this.api.isReady !== undefined && this.api.isConnected;
+    return this.#provider.isConnected;
   }
 
   /** Resolves once connected and initialized; waits at most `connectTimeoutMs`. */
@@ -162,11 +162,6 @@ export class CessConnection {
   onReconnect(f: () => void): () => void {
     this.#onReconnect.add(f);
     return () => this.#onReconnect.delete(f);
-  }
-
-  /** Waits for the next reconnection, at most `connectTimeoutMs`. */
-  async reconnected(signal?: AbortSignal): Promise<void> {
-    await this.ready(signal);
   }
 
   async close(): Promise<void> {

@@ -75,20 +75,23 @@ export class Submitter {
     return this.#nonces;
   }
 
-  /** One extrinsic carrying `calls` (through `utility.batch_all` when several), handed to the pool. */
-  async send(calls: CallSpec[], signal?: AbortSignal): Promise<Accepted> {
+  /**
+   * One extrinsic carrying `calls` (through `utility.batch_all` when several), handed to the pool. `budget`: how
+   * many more times it may be signed again (stale nonce, dropped by the pool).
+   */
+  async send(calls: CallSpec[], signal?: AbortSignal, budget = this.#o.nonceRetries): Promise<Accepted> {
     if (calls.length === 0) throw new Error('nothing to submit');
     for (let attempt = 0; ; attempt++) {
       const api = await this.#conn.ready(signal);
       const tx = buildExtrinsic(api, calls);
-      type Attempt = { accepted: Accepted } | { refused: ChainDispatchError } | { retry: ChainDispatchError };
+      type Attempt = { accepted: Accepted; track: Track } | { refused: ChainDispatchError } | { retry: ChainDispatchError };
       const r = await this.#nonces.use<Attempt>(async (nonce) => {
         const from = (await api.rpc.chain.getHeader()).number.toNumber();
         await tx.signAsync(this.#pair, { nonce, era: this.#o.mortalityBlocks });
         const track: Track = { hash: tx.hash.toHex(), hex: tx.toHex(), signer: this.#pair.address, nonce, from, validUntil: deathOf(tx, from) };
         try {
-          const { included } = await this.#handOver(api, track, signal);
-          return { nonce: 'used' as const, value: { accepted: { hash: track.hash, included } } };
+          const { included } = await this.#handOver(track, signal);
+          return { nonce: 'used' as const, value: { accepted: { hash: track.hash, included }, track } };
         } catch (err) {
           const refusal = classifySubmitError(err);
           switch (refusal.kind) {
@@ -99,18 +102,38 @@ export class Submitter {
             case 'conflict':
               return { nonce: 'unknown' as const, value: { retry: refusal.error } };
             case 'known':
-              return { nonce: 'used' as const, value: { accepted: { hash: track.hash, included: this.#recover(track, false, signal) } } };
+              return { nonce: 'used' as const, value: { accepted: { hash: track.hash, included: this.#recover(track, false, signal) }, track } };
             case 'network':
               // We cannot tell whether the node took it: find out after the reconnect, without offering it again
               // (the tracker may hand its nonce to the next transaction).
-              return { nonce: 'unknown' as const, value: { accepted: { hash: track.hash, included: this.#recover(track, true, signal) } } };
+              return { nonce: 'unknown' as const, value: { accepted: { hash: track.hash, included: this.#recover(track, true, signal) }, track } };
           }
         }
       }, signal);
-      if ('accepted' in r) return r.accepted;
+      if ('accepted' in r) {
+        const { track } = r;
+        const retries = budget - attempt;
+        return {
+          hash: r.accepted.hash,
+          included: r.accepted.included.catch((err: unknown) => (err instanceof TxDroppedError && retries > 0 ? this.#again(calls, track, retries, signal) : Promise.reject(err))),
+        };
+      }
       if ('refused' in r) throw r.refused;
-      if (attempt >= this.#o.nonceRetries) throw r.retry;
+      if (attempt >= budget) throw r.retry;
     }
+  }
+
+  /**
+   * The pool let go of a transaction it had taken (revalidation after a block: a block that ran out of room on a
+   * dev chain, a nonce taken by another transaction…). Unless it landed after all, sign the calls again.
+   */
+  async #again(calls: CallSpec[], track: Track, retries: number, signal?: AbortSignal): Promise<Included> {
+    const head = await this.#conn.read('chain head', signal, async (a) => (await a.rpc.chain.getHeader()).number.toNumber());
+    for (let n = track.from; n <= head; n++) {
+      const found = await this.#conn.read('block', signal, (a) => findInBlock(a, n, track.hash));
+      if (found) return { ...found, finalized: false };
+    }
+    return (await this.send(calls, signal, retries - 1)).included;
   }
 
   /** Hands over an extrinsic somebody else signed (their nonce, their fee). */
@@ -119,7 +142,7 @@ export class Submitter {
     const from = (await api.rpc.chain.getHeader()).number.toNumber();
     const track: Track = { hash: tx.hash.toHex(), hex: tx.toHex(), signer: tx.signer.toString(), nonce: tx.nonce.toNumber(), from, validUntil: deathOf(tx, from) };
     try {
-      return { hash: track.hash, included: (await this.#handOver(api, track, signal)).included };
+      return { hash: track.hash, included: (await this.#handOver(track, signal)).included };
     } catch (err) {
       const refusal = classifySubmitError(err);
       if (refusal.kind === 'known' || refusal.kind === 'network') return { hash: track.hash, included: this.#recover(track, refusal.kind === 'network', signal) };
@@ -141,7 +164,7 @@ export class Submitter {
    * subscription id (the pool took it), with the promise of its inclusion; rejects with what the node said when it
    * refused. Statuses are read raw: some nodes (chopsticks) send no `ready` status before `inBlock`.
    */
-  async #handOver(api: ApiPromise, track: Track, signal?: AbortSignal): Promise<{ included: Promise<Included> }> {
+  async #handOver(track: Track, signal?: AbortSignal): Promise<{ included: Promise<Included> }> {
     let settle!: (v: Included | Promise<Included>) => void;
     let fail!: (e: unknown) => void;
     const included = new Promise<Included>((res, rej) => {
@@ -179,11 +202,11 @@ export class Submitter {
       const inBlock = typeof s.inBlock === 'string' ? s.inBlock : undefined;
       const final = typeof s.finalized === 'string' ? s.finalized : undefined;
       if (final || (inBlock && this.#o.waitFor === 'inBlock')) {
-        finish(() => settle(this.#includedAt(api, final ?? inBlock!, track, Boolean(final), signal)));
+        finish(() => settle(this.#includedAt(final ?? inBlock!, track, Boolean(final), signal)));
       } else if ('dropped' in s || 'invalid' in s || 'usurped' in s || 'finalityTimeout' in s) {
         // Its nonce may be free again, or taken: ask the node before the next transaction.
         this.#nonces.resync();
-        finish(() => fail(new ChainUnavailableError(`transaction ${track.hash} was ${Object.keys(s)[0].toLowerCase()} by the node`)));
+        finish(() => fail(new TxDroppedError(`transaction ${track.hash} left the pool: ${JSON.stringify(status)}`)));
       }
     };
     try {
@@ -198,14 +221,13 @@ export class Submitter {
   }
 
   /** The extrinsic's events in the block the node said it is in (read again after a reconnect if cut). */
-  async #includedAt(api: ApiPromise, blockHash: string, track: Track, finalized: boolean, signal?: AbortSignal): Promise<Included> {
+  async #includedAt(blockHash: string, track: Track, finalized: boolean, signal?: AbortSignal): Promise<Included> {
     try {
       const found = await this.#conn.read('block', signal, (a) => findInBlockHash(a, blockHash, track.hash));
       if (found) return { ...found, finalized };
     } catch {
       /* fall back to searching the chain */
     }
-    void api;
     return this.#recover(track, false, signal);
   }
 
@@ -241,6 +263,11 @@ export class Submitter {
       await sleep(this.#o.scanIntervalMs, signal);
     }
   }
+}
+
+/** A transaction the pool took and then let go of (`dropped`, `invalid`, `usurped`): it will not land from there. */
+export class TxDroppedError extends ChainUnavailableError {
+  override name = 'TxDroppedError';
 }
 
 /** `calls[0]`, or `utility.batch_all(calls)`. */

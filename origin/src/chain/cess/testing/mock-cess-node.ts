@@ -20,6 +20,8 @@ interface Block {
   number: number;
   hash: string;
   parentHash: string;
+  /** Extrinsics (0x-hex) in this block. */
+  extrinsics: string[];
   /** Storage as of this block: key (0x-hex) → value (0x-hex). */
   storage: Map<string, string>;
 }
@@ -35,8 +37,12 @@ export class MockCessNode {
   port = 0;
   /** Every JSON-RPC method called, in order (tests assert on what the adapter asked). */
   readonly calls: string[] = [];
-  /** Extrinsics offered to the node (0x-hex), which it refuses. */
+  /** Extrinsics offered to the node (0x-hex). */
   readonly submitted: string[] = [];
+  /** Take submissions into a pretend pool instead of refusing them. */
+  acceptTransactions = false;
+  /** Watch subscriptions of accepted submissions, by extrinsic hex. */
+  readonly #watches = new Map<string, { socket: Duplex; id: string }>();
 
   private constructor(options: MockCessNodeOptions) {
     this.#o = options;
@@ -57,14 +63,22 @@ export class MockCessNode {
     return this.#blocks[this.#blocks.length - 1];
   }
 
+  /** Sends a watch status (`{inBlock: hash}`, `{invalid: …}`, …) for an accepted extrinsic; false if none watches it. */
+  status(extrinsic: string, status: unknown): boolean {
+    const w = this.#watches.get(extrinsic);
+    if (!w) return false;
+    this.#send(w.socket, { jsonrpc: '2.0', method: 'author_extrinsicUpdate', params: { subscription: w.id, result: status } });
+    return true;
+  }
+
   /** Produces a block whose storage is the previous one's with `changes` applied (null deletes). */
-  newBlock(changes: Record<string, string | null> = {}): Block {
+  newBlock(changes: Record<string, string | null> = {}, extrinsics: string[] = []): Block {
     const storage = new Map(this.head.storage);
     for (const [k, v] of Object.entries(changes)) {
       if (v === null) storage.delete(k);
       else storage.set(k, v);
     }
-    const block = this.#addBlock(storage);
+    const block = this.#addBlock(storage, extrinsics);
     for (const [id, sub] of this.#subscriptions) {
       if (sub.method === 'chain_subscribeNewHeads' || sub.method === 'chain_subscribeFinalizedHeads') this.#notify(sub.socket, sub.method, id, header(block));
     }
@@ -77,10 +91,10 @@ export class MockCessNode {
     else this.head.storage.set(key, value);
   }
 
-  #addBlock(storage: Map<string, string>): Block {
+  #addBlock(storage: Map<string, string>, extrinsics: string[] = []): Block {
     const number = this.#blocks.length;
     const hash = `0x${createHash('sha256').update(`mock-cess-block-${number}`).digest('hex')}`;
-    const block = { number, hash, parentHash: number ? this.#blocks[number - 1].hash : `0x${'00'.repeat(32)}`, storage };
+    const block = { number, hash, parentHash: number ? this.#blocks[number - 1].hash : `0x${'00'.repeat(32)}`, extrinsics, storage };
     this.#blocks.push(block);
     this.#byHash.set(hash, block);
     return block;
@@ -192,7 +206,7 @@ export class MockCessNode {
       case 'chain_getHeader':
         return reply(header(at(0)));
       case 'chain_getBlock':
-        return reply({ block: { header: header(at(0)), extrinsics: [] }, justifications: null });
+        return reply({ block: { header: header(at(0)), extrinsics: at(0).extrinsics }, justifications: null });
       case 'state_getStorage':
         return reply(at(1).storage.get(String(params[0])) ?? null);
       case 'state_queryStorageAt': {
@@ -213,9 +227,20 @@ export class MockCessNode {
         this.#subscriptions.delete(String(params[0]));
         return reply(true);
       case 'author_submitExtrinsic':
-      case 'author_submitAndWatchExtrinsic':
-        this.submitted.push(String(params[0]));
+      case 'author_submitAndWatchExtrinsic': {
+        const hex = String(params[0]);
+        this.submitted.push(hex);
+        if (this.acceptTransactions) {
+          if (req.method === 'author_submitExtrinsic') return reply(`0x${createHash('sha256').update(hex).digest('hex')}`);
+          const id = `mock-sub-${this.#nextSub++}`;
+          this.#watches.set(hex, { socket, id });
+          return reply(id);
+        }
         return this.#send(socket, { jsonrpc: '2.0', id: req.id, error: { code: 1010, message: 'Invalid Transaction', data: 'the mock CESS node runs no transactions' } });
+      }
+      case 'author_unwatchExtrinsic':
+        for (const [hex, w] of this.#watches) if (w.id === params[0]) this.#watches.delete(hex);
+        return reply(true);
       default:
         return this.#send(socket, { jsonrpc: '2.0', id: req.id, error: { code: -32601, message: `Method not found: ${req.method}` } });
     }
@@ -232,7 +257,7 @@ const METHODS = [
   'state_getRuntimeVersion', 'state_getMetadata', 'state_getStorage', 'state_queryStorageAt', 'state_subscribeRuntimeVersion',
   'state_unsubscribeRuntimeVersion', 'chain_getBlockHash', 'chain_getFinalizedHead', 'chain_getHeader', 'chain_getBlock',
   'chain_subscribeNewHeads', 'chain_unsubscribeNewHeads', 'chain_subscribeFinalizedHeads', 'chain_unsubscribeFinalizedHeads',
-  'author_submitExtrinsic', 'author_submitAndWatchExtrinsic',
+  'author_submitExtrinsic', 'author_submitAndWatchExtrinsic', 'author_unwatchExtrinsic',
 ];
 
 function header(b: { number: number; parentHash: string }) {
