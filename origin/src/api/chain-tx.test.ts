@@ -16,6 +16,9 @@ let gateway: LocalChain;
 let app: Hono<OriginEnv>;
 let user: Account;
 const hex = (b: Uint8Array) => `0x${Buffer.from(b).toString('hex')}`;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Body = { code: number; msg: string; data: any };
+const read = async (r: Response | Promise<Response>) => (await (await r).json()) as Body;
 const post = (path: string, body: unknown) => app.request(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
 beforeAll(async () => {
@@ -39,7 +42,7 @@ describe('origin chain transaction routes (local chain)', () => {
   it('lets a user authorize the gateway by signing a message, the gateway paying', async () => {
     const info = await app.request(`/chain/proxy-authorization?account=${user.address}`);
     expect(info.status).toBe(200);
-    const { data } = await info.json();
+    const { data } = await read(info);
     expect(data).toMatchObject({ account: user.address, operator: gateway.account, authorized: false, validUntil: data.exp + CHAIN.proxyPayloadExpiryBlocks - 1 });
     const message = Buffer.from(data.message.slice(2), 'hex');
     const forged = await accountFromSuri('//SomeoneElse');
@@ -48,32 +51,32 @@ describe('origin chain transaction routes (local chain)', () => {
     expect(await gateway.isAuthorized(user.address, gateway.account)).toBe(false);
     const good = await post('/chain/proxy-authorization', { account: user.address, exp: data.exp, signature: hex(user.sign(message)) });
     expect(good.status).toBe(200);
-    expect((await good.json()).data).toMatchObject({ authorized: true, fee: '0' });
+    expect((await read(good)).data).toMatchObject({ authorized: true, fee: '0' });
     expect(await gateway.isAuthorized(user.address, gateway.account)).toBe(true);
     // Again: nothing to submit.
     const again = await post('/chain/proxy-authorization', { account: user.address, exp: data.exp, signature: hex(user.sign(message)) });
-    expect((await again.json()).data).toMatchObject({ authorized: true, block: null });
+    expect((await read(again)).data).toMatchObject({ authorized: true, block: null });
   });
 
   it('builds a territory purchase for the user to sign and submits it signed', async () => {
     const built = await post('/chain/territory/tx', { account: user.address, kind: 'mint', name: 'site', gib: 1, days: 30 });
     expect(built.status).toBe(200);
-    const tx = (await built.json()).data;
+    const tx = (await read(built)).data;
     expect(tx).toMatchObject({ signer: user.address, call: { kind: 'mint', name: 'site', gib: 1, days: 30 }, price: (30n * CHAIN.unitPrice).toString() });
     const signature = hex(user.sign(Buffer.from(tx.signingPayload.slice(2), 'hex')));
     const sent = await post('/chain/tx', { signer: user.address, payload: tx.payload, signature });
     expect(sent.status).toBe(200);
-    expect((await sent.json()).data.events).toContainEqual(expect.objectContaining({ type: 'MintTerritory', owner: user.address, name: 'site', space: String(1024 ** 3) }));
+    expect((await read(sent)).data.events).toContainEqual(expect.objectContaining({ type: 'MintTerritory', owner: user.address, name: 'site', space: String(1024 ** 3) }));
     const t = await app.request(`/chain/territory/${user.address}/site`);
-    expect((await t.json()).data).toMatchObject({ owner: user.address, name: 'site', totalSpace: String(1024 ** 3), state: 'Active' });
+    expect((await read(t)).data).toMatchObject({ owner: user.address, name: 'site', totalSpace: String(1024 ** 3), state: 'Active' });
     // Replayed: the chain refuses it, as a 400 with its error id.
     const replay = await post('/chain/tx', { signer: user.address, payload: tx.payload, signature });
     expect(replay.status).toBe(400);
-    expect((await replay.json()).msg).toMatch(/chain refused: system\.Stale/);
+    expect((await read(replay)).msg).toMatch(/chain refused: system\.Stale/);
   });
 
   it('answers bad input with a clear 4xx', async () => {
-    const cases: [Promise<Response>, number, RegExp][] = [
+    const cases: [Response | Promise<Response>, number, RegExp][] = [
       [app.request('/chain/proxy-authorization'), 400, /account is required/],
       [app.request('/chain/proxy-authorization?account=nope'), 400, /invalid CESS account/],
       [post('/chain/territory/tx', 'not json'), 400, /must be JSON/],
@@ -88,7 +91,7 @@ describe('origin chain transaction routes (local chain)', () => {
     for (const [res, status, msg] of cases) {
       const r = await res;
       expect(r.status).toBe(status);
-      expect((await r.json()).msg).toMatch(msg);
+      expect((await read(r)).msg).toMatch(msg);
     }
   });
 });
