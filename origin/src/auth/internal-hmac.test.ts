@@ -30,5 +30,19 @@ describe('internal HMAC', () => {
     const seen = new Map<string, number>();
     expect(check(h, 'PUT', '/internal/object', { seen })).toBe('UNSIGNED-PAYLOAD');
     expect(check(h, 'PUT', '/internal/object', { seen })).toBe('refused:replayed');
+    expect(check({ ...h, 'X-Deoss-Nonce': 'ab'.repeat(16) }, 'PUT', '/internal/object', { seen })).toBe('refused:signature');
+    const { 'X-Deoss-Nonce': _, ...noNonce } = h;
+    expect(check(noNonce)).toBe('refused:missing');
+  });
+
+  it('accepts twin requests signed in the same millisecond (same path and body hash), each once', () => {
+    // Two reads of one FID or two uploads of the same bytes: the Workers clock does not move between them.
+    const seen = new Map<string, number>();
+    const a = signInternal(SECRET, 'GET', '/internal/object/' + 'f'.repeat(64), undefined, NOW);
+    const b = signInternal(SECRET, 'GET', '/internal/object/' + 'f'.repeat(64), undefined, NOW);
+    expect(a['X-Deoss-Signature']).not.toBe(b['X-Deoss-Signature']);
+    expect(check(a, 'GET', '/internal/object/' + 'f'.repeat(64), { seen })).toBe('UNSIGNED-PAYLOAD');
+    expect(check(b, 'GET', '/internal/object/' + 'f'.repeat(64), { seen })).toBe('UNSIGNED-PAYLOAD');
+    expect(check(b, 'GET', '/internal/object/' + 'f'.repeat(64), { seen })).toBe('refused:replayed');
   });
 });

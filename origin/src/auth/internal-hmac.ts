@@ -1,28 +1,34 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * Edge → origin request signing with a shared secret. The signature is HMAC-SHA256 over
- * `METHOD \n PATH?QUERY \n X-Deoss-Date \n X-Deoss-Content-SHA256`, where the content hash is the hex SHA-256 of
- * the body, or `UNSIGNED-PAYLOAD` for a streamed body (the origin then hashes what it receives and refuses the
- * request if a hash was promised and does not match). Requests older or newer than `skewMs` are refused, and a
- * signature is accepted once.
+ * `METHOD \n PATH?QUERY \n X-Deoss-Date \n X-Deoss-Nonce \n X-Deoss-Content-SHA256`, where the content hash is the
+ * hex SHA-256 of the body, or `UNSIGNED-PAYLOAD` for a streamed body (the origin then hashes what it receives and
+ * refuses the request if a hash was promised and does not match). Requests older or newer than `skewMs` are
+ * refused, and a signature is accepted once. The random nonce keeps legitimate twins apart: two reads of one FID,
+ * or two uploads of the same bytes, signed in the same millisecond (the Workers clock stands still between I/O).
  */
 export const INTERNAL_HEADERS = {
   date: 'X-Deoss-Date',
+  nonce: 'X-Deoss-Nonce',
   contentSha256: 'X-Deoss-Content-SHA256',
   signature: 'X-Deoss-Signature',
 } as const;
 
 export const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
 
-export function internalStringToSign(method: string, pathAndQuery: string, date: string, contentSha256: string): string {
-  return `${method.toUpperCase()}\n${pathAndQuery}\n${date}\n${contentSha256}`;
+/** 16 to 64 lowercase hex characters (the edge sends 32: 16 random bytes). */
+const NONCE = /^[0-9a-f]{16,64}$/;
+
+export function internalStringToSign(method: string, pathAndQuery: string, date: string, nonce: string, contentSha256: string): string {
+  return `${method.toUpperCase()}\n${pathAndQuery}\n${date}\n${nonce}\n${contentSha256}`;
 }
 
 export function signInternal(secret: string, method: string, pathAndQuery: string, contentSha256 = UNSIGNED_PAYLOAD, now = Date.now()) {
   const date = String(now);
-  const signature = createHmac('sha256', secret).update(internalStringToSign(method, pathAndQuery, date, contentSha256)).digest('hex');
-  return { [INTERNAL_HEADERS.date]: date, [INTERNAL_HEADERS.contentSha256]: contentSha256, [INTERNAL_HEADERS.signature]: signature };
+  const nonce = randomBytes(16).toString('hex');
+  const signature = createHmac('sha256', secret).update(internalStringToSign(method, pathAndQuery, date, nonce, contentSha256)).digest('hex');
+  return { [INTERNAL_HEADERS.date]: date, [INTERNAL_HEADERS.nonce]: nonce, [INTERNAL_HEADERS.contentSha256]: contentSha256, [INTERNAL_HEADERS.signature]: signature };
 }
 
 export type InternalAuthFailure = 'missing' | 'skew' | 'signature' | 'replayed';
@@ -53,13 +59,15 @@ export function verifyInternal(
   options: InternalVerifyOptions,
 ): string {
   const date = header(INTERNAL_HEADERS.date);
+  const nonce = header(INTERNAL_HEADERS.nonce);
   const contentSha256 = header(INTERNAL_HEADERS.contentSha256);
   const signature = header(INTERNAL_HEADERS.signature);
-  if (!date || !contentSha256 || !signature) throw new InternalAuthError('missing', 'internal route: signature headers are required');
+  if (!date || !nonce || !contentSha256 || !signature) throw new InternalAuthError('missing', 'internal route: signature headers are required');
+  if (!NONCE.test(nonce)) throw new InternalAuthError('signature', 'internal route: malformed nonce');
   const now = options.now ?? Date.now();
   const skew = options.skewMs ?? 300_000;
   if (!/^\d+$/.test(date) || Math.abs(now - Number(date)) > skew) throw new InternalAuthError('skew', 'internal route: request time is outside the allowed window');
-  const expected = createHmac('sha256', options.secret).update(internalStringToSign(method, pathAndQuery, date, contentSha256)).digest();
+  const expected = createHmac('sha256', options.secret).update(internalStringToSign(method, pathAndQuery, date, nonce, contentSha256)).digest();
   const given = Buffer.from(signature, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw new InternalAuthError('signature', 'internal route: bad signature');

@@ -26,6 +26,18 @@ describe('OriginClient', () => {
     expect(() => verifyInternal('PUT', '/internal/compose', (n) => h.get(n) ?? undefined, { secret: 's3cret' })).toThrow();
   });
 
+  it('signs twin requests differently, so the origin takes both (rclone uploading two identical files at once)', async () => {
+    const { sent, fetchImpl } = recorder(() => new Response('bytes'));
+    const client = new OriginClient({ origins: [{ url: 'http://o1', region: 'eu' }], secret: 's3cret', fetch: fetchImpl });
+    const fid = 'f'.repeat(64);
+    await Promise.all([client.getObject(fid), client.getObject(fid)]);
+    const seen = new Map<string, number>();
+    const [a, b] = sent.map((s) => new Headers(s.init.headers));
+    expect(a.get('X-Deoss-Date')).toBe(b.get('X-Deoss-Date'));
+    for (const h of [a, b]) expect(verifyInternal('GET', `/internal/object/${fid}`, (n) => h.get(n) ?? undefined, { secret: 's3cret', seen })).toBe('UNSIGNED-PAYLOAD');
+    expect(() => verifyInternal('GET', `/internal/object/${fid}`, (n) => b.get(n) ?? undefined, { secret: 's3cret', seen })).toThrow(/already used/);
+  });
+
   it('prefers the nearest origin and fails over on unreachable or 5xx origins for bodyless requests', async () => {
     const { sent, fetchImpl } = recorder((url) => {
       if (url.startsWith('http://eu')) throw new TypeError('connection refused');

@@ -1,6 +1,6 @@
 /**
  * The edge's client of the origins' internal API (origin/src/api/internal*.ts). Every request is signed with the
- * shared secret: HMAC-SHA256 over `METHOD\nPATH?QUERY\nX-Deoss-Date\nX-Deoss-Content-SHA256`. Origins are chosen
+ * shared secret: HMAC-SHA256 over `METHOD\nPATH?QUERY\nX-Deoss-Date\nX-Deoss-Nonce\nX-Deoss-Content-SHA256`. Origins are chosen
  * nearest first (by region, from `request.cf`), and requests without a body fail over to the next origin when one
  * is unreachable or answers 5xx. An origin that failed is skipped for `downForMs`.
  */
@@ -220,9 +220,12 @@ export class OriginClient {
   async #sign(method: string, pathAndQuery: string, contentSha256: string): Promise<Record<string, string>> {
     this.#key ??= crypto.subtle.importKey('raw', new TextEncoder().encode(this.#o.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
     const date = String(Date.now());
-    const toSign = `${method.toUpperCase()}\n${pathAndQuery}\n${date}\n${contentSha256}`;
+    // The origin accepts each signature once, and Date.now() stands still between I/O in Workers: without a nonce,
+    // two reads of one FID (or two uploads of the same bytes) signed together would look like a replay.
+    const nonce = hex(crypto.getRandomValues(new Uint8Array(16)));
+    const toSign = `${method.toUpperCase()}\n${pathAndQuery}\n${date}\n${nonce}\n${contentSha256}`;
     const mac = await crypto.subtle.sign('HMAC', await this.#key, new TextEncoder().encode(toSign));
-    return { 'X-Deoss-Date': date, 'X-Deoss-Content-SHA256': contentSha256, 'X-Deoss-Signature': hex(new Uint8Array(mac)) };
+    return { 'X-Deoss-Date': date, 'X-Deoss-Nonce': nonce, 'X-Deoss-Content-SHA256': contentSha256, 'X-Deoss-Signature': hex(new Uint8Array(mac)) };
   }
 }
 
