@@ -1,0 +1,825 @@
+// Real S3 clients against the real local stack (`deoss start`: edge under wrangler dev, origin, 12 storage nodes):
+// awscli, rclone, s3cmd, boto3 (Debian's, see .ci/run), @aws-sdk/client-s3 and minio-js. Every client gets its own
+// bucket and runs the same user journeys: bucket and object round trips, Range reads, listings with prefix and
+// delimiter, keys with special characters, a 20 MiB multipart upload, CopyObject, DeleteObjects, presigned URLs
+// through curl, and the errors a user meets (missing key, wrong secret, expired URL). Downloads are compared byte
+// for byte with what was uploaded.
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  CopyObjectCommand,
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import * as Minio from 'minio';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStack, type RunningStack } from '../support/stack.ts';
+
+const MiB = 1024 * 1024;
+/** The multipart object: 20 MiB in 8 MiB parts (8 + 8 + 4). */
+const BIG_BYTES = 20 * MiB;
+const PART_BYTES = 8 * MiB;
+const BIN = fileURLToPath(new URL('../../bin/deoss.mjs', import.meta.url));
+/** A key with the characters clients encode differently: `& + - é "`, spaces and a slash. */
+const ODD_KEY = 'odd dir &+-é"/file name &+-é" x.txt';
+const CLIENT_TIMEOUT_MS = 120_000;
+
+let stack: RunningStack;
+let work: string;
+let edge: URL;
+let creds: { accessKeyId: string; secretAccessKey: string; region: string };
+/** A client of our own for looking at what another client left on the server. */
+let inspector: S3Client;
+
+interface Run {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Runs a client binary; never throws on a non-zero exit (error cases check the code). */
+function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: work, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), CLIENT_TIMEOUT_MS);
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out), stderr: err });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Runs a client binary that must succeed; its stdout as text. */
+async function ok(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<string> {
+  const r = await run(cmd, args, opts);
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.code}:\n${r.stderr}\n${r.stdout.toString().slice(0, 2000)}`);
+  return r.stdout.toString();
+}
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
+/** S3's multipart ETag: MD5 of the part MD5s, then -N. */
+function multipartEtag(data: Buffer, partBytes: number): string {
+  const digests: Buffer[] = [];
+  for (let at = 0; at < data.length; at += partBytes) digests.push(createHash('md5').update(data.subarray(at, at + partBytes)).digest());
+  return `${createHash('md5').update(Buffer.concat(digests)).digest('hex')}-${digests.length}`;
+}
+
+/** A file of random bytes in the work directory. */
+async function randomFile(name: string, size: number): Promise<{ path: string; data: Buffer }> {
+  const data = randomBytes(size);
+  const path = join(work, name);
+  await writeFile(path, data);
+  return { path, data };
+}
+
+async function expectSameFile(path: string, expected: Buffer): Promise<void> {
+  const got = await readFile(path);
+  expect(got.length).toBe(expected.length);
+  expect(sha256(got)).toBe(sha256(expected));
+}
+
+async function curl(args: string[]): Promise<{ status: number; body: Buffer }> {
+  const r = await run('/usr/bin/curl', ['-s', '-S', '-o', '-', '-w', '\n%{http_code}', ...args]);
+  if (r.code !== 0) throw new Error(`curl ${args.join(' ')} failed: ${r.stderr}`);
+  const text = r.stdout;
+  const nl = text.lastIndexOf(10);
+  return { status: Number(text.subarray(nl + 1).toString()), body: text.subarray(0, nl) };
+}
+
+/** The CESS files of the dev account, as the origin lists them (stored files only). */
+async function accountFiles(): Promise<{ fid: string; size: number }[]> {
+  const res = await fetch(`${stack.stack.origin}/file/list?Account=${stack.stack.account}`);
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { data: { fid: string; size: number }[] }).data;
+}
+
+/** The FID CESS gives these bytes (`deoss hash`, offline). */
+async function fidOf(path: string): Promise<string> {
+  return (JSON.parse(await ok(process.execPath, [BIN, 'hash', path, '--json'])) as { fid: string }).fid;
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'deoss-s3-clients-'));
+  stack = await startStack();
+  edge = new URL(stack.stack.edge);
+  creds = stack.stack.s3;
+  inspector = new S3Client({ endpoint: edge.origin, region: creds.region, forcePathStyle: true, credentials: creds });
+}, 300_000);
+
+afterAll(async () => {
+  inspector?.destroy();
+  await stack?.stop();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('awscli', () => {
+  const bucket = 'client-awscli';
+  const env = () => ({
+    ...process.env,
+    AWS_ACCESS_KEY_ID: creds.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+    AWS_DEFAULT_REGION: creds.region,
+    AWS_CONFIG_FILE: join(work, 'aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(work, 'aws-credentials-none'),
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_PAGER: '',
+  });
+  const aws = (args: string[], e: NodeJS.ProcessEnv = env()) => run('/usr/bin/aws', ['--endpoint-url', edge.origin, ...args], { env: e });
+  const awsOk = async (args: string[]) => {
+    const r = await aws(args);
+    if (r.code !== 0) throw new Error(`aws ${args.join(' ')} exited with ${r.code}:\n${r.stderr}`);
+    return r.stdout.toString();
+  };
+  let small: { path: string; data: Buffer };
+
+  beforeAll(async () => {
+    await writeFile(join(work, 'aws-config'), '[default]\ns3 =\n    addressing_style = path\n    multipart_threshold = 8MB\n    multipart_chunksize = 8MB\n');
+    small = await randomFile('aws-small.bin', 100_000);
+  });
+
+  it('makes a bucket, uploads, heads and downloads byte-exact', async () => {
+    expect(await awsOk(['s3', 'mb', `s3://${bucket}`])).toContain(`make_bucket: ${bucket}`);
+    await awsOk(['s3', 'cp', '--only-show-errors', small.path, `s3://${bucket}/dir/a.bin`]);
+    const head = JSON.parse(await awsOk(['s3api', 'head-object', '--bucket', bucket, '--key', 'dir/a.bin']));
+    expect(head.ContentLength).toBe(small.data.length);
+    expect(head.ETag).toBe(`"${md5(small.data)}"`);
+    await awsOk(['s3', 'cp', '--only-show-errors', `s3://${bucket}/dir/a.bin`, join(work, 'aws-small.got')]);
+    await expectSameFile(join(work, 'aws-small.got'), small.data);
+  });
+
+  it('reads a byte range', async () => {
+    const out = join(work, 'aws-range.got');
+    const r = JSON.parse(await awsOk(['s3api', 'get-object', '--bucket', bucket, '--key', 'dir/a.bin', '--range', 'bytes=1000-1999', out]));
+    expect(r.ContentRange).toBe(`bytes 1000-1999/${small.data.length}`);
+    await expectSameFile(out, small.data.subarray(1000, 2000));
+  });
+
+  it('lists with prefix and delimiter', async () => {
+    await awsOk(['s3', 'cp', '--only-show-errors', small.path, `s3://${bucket}/dir/sub/b.bin`]);
+    await awsOk(['s3', 'cp', '--only-show-errors', small.path, `s3://${bucket}/top.bin`]);
+    const listed = JSON.parse(await awsOk(['s3api', 'list-objects-v2', '--bucket', bucket, '--prefix', 'dir/', '--delimiter', '/']));
+    expect(listed.Contents.map((o: { Key: string }) => o.Key)).toEqual(['dir/a.bin']);
+    expect(listed.CommonPrefixes).toEqual([{ Prefix: 'dir/sub/' }]);
+    const ls = await awsOk(['s3', 'ls', `s3://${bucket}/`]);
+    expect(ls).toMatch(/PRE dir\//);
+    expect(ls).toMatch(/top\.bin/);
+  });
+
+  it('round-trips a key with special characters', async () => {
+    await awsOk(['s3', 'cp', '--only-show-errors', small.path, `s3://${bucket}/${ODD_KEY}`]);
+    const listed = JSON.parse(await awsOk(['s3api', 'list-objects-v2', '--bucket', bucket, '--prefix', 'odd dir &+-é"/']));
+    expect(listed.Contents.map((o: { Key: string }) => o.Key)).toEqual([ODD_KEY]);
+    await awsOk(['s3', 'cp', '--only-show-errors', `s3://${bucket}/${ODD_KEY}`, join(work, 'aws-odd.got')]);
+    await expectSameFile(join(work, 'aws-odd.got'), small.data);
+  });
+
+  it('uploads 20 MiB as a multipart upload (8 MiB parts) that costs ONE CESS file', async () => {
+    const big = await randomFile('aws-big.bin', BIG_BYTES);
+    const fid = await fidOf(big.path);
+    await awsOk(['s3', 'cp', '--only-show-errors', big.path, `s3://${bucket}/big.bin`]);
+    const head = JSON.parse(await awsOk(['s3api', 'head-object', '--bucket', bucket, '--key', 'big.bin']));
+    expect(head.ETag).toBe(`"${multipartEtag(big.data, PART_BYTES)}"`);
+    expect(head.ContentLength).toBe(BIG_BYTES);
+    await awsOk(['s3', 'cp', '--only-show-errors', `s3://${bucket}/big.bin`, join(work, 'aws-big.got')]);
+    await expectSameFile(join(work, 'aws-big.got'), big.data);
+    // The parts were merged into one file at the origin: the whole object's FID is on chain, and no part-sized
+    // file (8 MiB, 4 MiB) was ever stored (every other object in this suite is far smaller or 20 MiB).
+    const until = Date.now() + 60_000;
+    let files = await accountFiles();
+    while (!files.some((f) => f.fid === fid) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 500));
+      files = await accountFiles();
+    }
+    expect(files.filter((f) => f.fid === fid)).toEqual([{ territory: stack.stack.territory, fid, size: BIG_BYTES }]);
+    expect(files.filter((f) => f.size === PART_BYTES || f.size === BIG_BYTES - 2 * PART_BYTES)).toEqual([]);
+  });
+
+  it('copies an object server-side and deletes several keys at once', async () => {
+    await awsOk(['s3api', 'copy-object', '--bucket', bucket, '--key', 'copy.bin', '--copy-source', `${bucket}/dir/a.bin`]);
+    await awsOk(['s3', 'cp', '--only-show-errors', `s3://${bucket}/copy.bin`, join(work, 'aws-copy.got')]);
+    await expectSameFile(join(work, 'aws-copy.got'), small.data);
+    const deleted = JSON.parse(
+      await awsOk(['s3api', 'delete-objects', '--bucket', bucket, '--delete', JSON.stringify({ Objects: [{ Key: 'copy.bin' }, { Key: 'top.bin' }] })]),
+    );
+    expect(deleted.Deleted.map((d: { Key: string }) => d.Key).sort()).toEqual(['copy.bin', 'top.bin']);
+    const left = JSON.parse(await awsOk(['s3api', 'list-objects-v2', '--bucket', bucket]));
+    expect(left.Contents.map((o: { Key: string }) => o.Key)).not.toContain('copy.bin');
+    expect(left.Contents.map((o: { Key: string }) => o.Key)).not.toContain('top.bin');
+  });
+
+  it('presigns a GET that curl downloads, and one that expires', async () => {
+    const url = (await awsOk(['s3', 'presign', `s3://${bucket}/dir/a.bin`, '--expires-in', '300'])).trim();
+    const got = await curl([url]);
+    expect(got.status).toBe(200);
+    expect(sha256(got.body)).toBe(sha256(small.data));
+    const short = (await awsOk(['s3', 'presign', `s3://${bucket}/dir/a.bin`, '--expires-in', '1'])).trim();
+    await new Promise((r) => setTimeout(r, 2_100));
+    const expired = await curl([short]);
+    expect(expired.status).toBe(403);
+    expect(expired.body.toString()).toContain('<Code>AccessDenied</Code>');
+    expect(expired.body.toString()).toContain('Request has expired');
+  });
+
+  it('fails the way users expect: missing key, wrong secret', async () => {
+    const missing = await aws(['s3api', 'get-object', '--bucket', bucket, '--key', 'no/such/key', join(work, 'aws-missing')]);
+    expect(missing.code).toBe(254);
+    expect(missing.stderr).toContain('NoSuchKey');
+    const cpMissing = await aws(['s3', 'cp', `s3://${bucket}/no/such/key`, join(work, 'aws-missing')]);
+    expect(cpMissing.code).toBe(1);
+    expect(cpMissing.stderr).toContain('404');
+    const wrong = await aws(['s3', 'ls', `s3://${bucket}/`], { ...env(), AWS_SECRET_ACCESS_KEY: 'wrong-secret-wrong-secret-wrong-secret' });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain('SignatureDoesNotMatch');
+  });
+});
+
+describe('rclone', () => {
+  const bucket = 'client-rclone';
+  const env = (secret = creds.secretAccessKey) => {
+    const e: NodeJS.ProcessEnv = {
+      ...process.env,
+      RCLONE_CONFIG: join(work, 'rclone-none.conf'),
+      RCLONE_CONFIG_T_TYPE: 's3',
+      RCLONE_CONFIG_T_PROVIDER: 'Other',
+      RCLONE_CONFIG_T_ACCESS_KEY_ID: creds.accessKeyId,
+      RCLONE_CONFIG_T_SECRET_ACCESS_KEY: secret,
+      RCLONE_CONFIG_T_ENDPOINT: edge.origin,
+      RCLONE_CONFIG_T_REGION: creds.region,
+      RCLONE_CONFIG_T_FORCE_PATH_STYLE: 'true',
+      // Failures should surface, not be retried for minutes.
+      RCLONE_RETRIES: '1',
+      RCLONE_LOW_LEVEL_RETRIES: '1',
+    };
+    // rclone 1.60 cannot load the machine-wide CA bundle (LoadCustomCABundleError); plain HTTP needs none.
+    delete e.AWS_CA_BUNDLE;
+    return e;
+  };
+  const rclone = (args: string[], e = env()) => run('/usr/bin/rclone', args, { env: e });
+  const rcloneOk = async (args: string[]) => {
+    const r = await rclone(args);
+    if (r.code !== 0) throw new Error(`rclone ${args.join(' ')} exited with ${r.code}:\n${r.stderr}`);
+    return r.stdout;
+  };
+  let small: { path: string; data: Buffer };
+
+  beforeAll(async () => {
+    small = await randomFile('rclone-small.bin', 100_000);
+  });
+
+  it('makes a bucket, uploads and downloads byte-exact', async () => {
+    await rcloneOk(['mkdir', `t:${bucket}`]);
+    await rcloneOk(['copyto', small.path, `t:${bucket}/dir/a.bin`]);
+    await rcloneOk(['copyto', `t:${bucket}/dir/a.bin`, join(work, 'rclone-small.got')]);
+    await expectSameFile(join(work, 'rclone-small.got'), small.data);
+    // rclone reads the MD5 from the ETag.
+    expect((await rcloneOk(['md5sum', `t:${bucket}/dir/a.bin`])).toString()).toContain(md5(small.data));
+  });
+
+  it('downloads text objects byte-exact although it asks for gzip', async () => {
+    // rclone sends Accept-Encoding: gzip; the stored bytes must come back unchanged.
+    const text = Buffer.from(Array.from({ length: 5000 }, (_, i) => `line ${i}\n`).join(''));
+    await writeFile(join(work, 'rclone-text.txt'), text);
+    await rcloneOk(['copyto', join(work, 'rclone-text.txt'), `t:${bucket}/text.txt`]);
+    await rcloneOk(['copyto', `t:${bucket}/text.txt`, join(work, 'rclone-text.got')]);
+    await expectSameFile(join(work, 'rclone-text.got'), text);
+    expect(await rcloneOk(['cat', '--offset', '6', '--count', '13', `t:${bucket}/text.txt`])).toEqual(text.subarray(6, 19));
+  });
+
+  it('reads a byte range', async () => {
+    const got = await rcloneOk(['cat', '--offset', '1000', '--count', '1000', `t:${bucket}/dir/a.bin`]);
+    expect(sha256(got)).toBe(sha256(small.data.subarray(1000, 2000)));
+  });
+
+  it('lists with prefix and delimiter', async () => {
+    await rcloneOk(['copyto', small.path, `t:${bucket}/dir/sub/b.bin`]);
+    expect((await rcloneOk(['lsf', `t:${bucket}/dir/`])).toString().split('\n').filter(Boolean).sort()).toEqual(['a.bin', 'sub/']);
+    expect((await rcloneOk(['lsf', '-R', `t:${bucket}/dir/`])).toString().split('\n').filter(Boolean).sort()).toEqual(['a.bin', 'sub/', 'sub/b.bin']);
+  });
+
+  it('round-trips a key with special characters', async () => {
+    await rcloneOk(['copyto', small.path, `t:${bucket}/${ODD_KEY}`]);
+    expect((await rcloneOk(['lsf', `t:${bucket}/odd dir &+-é"/`])).toString()).toBe('file name &+-é" x.txt\n');
+    await rcloneOk(['copyto', `t:${bucket}/${ODD_KEY}`, join(work, 'rclone-odd.got')]);
+    await expectSameFile(join(work, 'rclone-odd.got'), small.data);
+  });
+
+  it('uploads 20 MiB in 8 MiB chunks (multipart)', async () => {
+    const big = await randomFile('rclone-big.bin', BIG_BYTES);
+    await rcloneOk(['copyto', '--s3-chunk-size', '8M', '--s3-upload-cutoff', '8M', big.path, `t:${bucket}/big.bin`]);
+    await rcloneOk(['copyto', `t:${bucket}/big.bin`, join(work, 'rclone-big.got')]);
+    await expectSameFile(join(work, 'rclone-big.got'), big.data);
+  });
+
+  it('copies server-side and deletes', async () => {
+    await rcloneOk(['copyto', `t:${bucket}/dir/a.bin`, `t:${bucket}/copy.bin`]);
+    expect((await rcloneOk(['cat', `t:${bucket}/copy.bin`])).equals(small.data)).toBe(true);
+    await rcloneOk(['delete', `t:${bucket}/dir/sub`]);
+    await rcloneOk(['deletefile', `t:${bucket}/copy.bin`]);
+    expect((await rcloneOk(['lsf', '-R', `t:${bucket}`])).toString().split('\n').filter(Boolean).sort()).not.toContain('copy.bin');
+  });
+
+  it('syncs a directory holding identical files (uploaded concurrently) and checks it', async () => {
+    const dir = join(work, 'rclone-sync');
+    await mkdir(join(dir, 'sub'), { recursive: true });
+    for (const name of ['a.bin', 'b.bin', 'sub/c.bin']) await writeFile(join(dir, name), small.data);
+    await writeFile(join(dir, 'note.txt'), 'hello\n');
+    await rcloneOk(['sync', '--transfers', '4', dir, `t:${bucket}/sync`]);
+    await rcloneOk(['check', dir, `t:${bucket}/sync`]);
+    await rm(join(dir, 'b.bin'));
+    await rcloneOk(['sync', dir, `t:${bucket}/sync`]);
+    expect((await rcloneOk(['lsf', '-R', `t:${bucket}/sync`])).toString().split('\n').filter(Boolean).sort()).toEqual(['a.bin', 'note.txt', 'sub/', 'sub/c.bin']);
+  });
+
+  it('makes a public link that curl downloads', async () => {
+    const url = (await rcloneOk(['link', '--expire', '5m', `t:${bucket}/dir/a.bin`])).toString().trim();
+    const got = await curl([url]);
+    expect(got.status).toBe(200);
+    expect(sha256(got.body)).toBe(sha256(small.data));
+  });
+
+  it('fails the way users expect: missing bucket or key, wrong secret', async () => {
+    // rclone treats a path that is not an object as a directory: a missing key lists as nothing, a missing bucket
+    // is "directory not found" (exit 3).
+    expect((await rcloneOk(['lsf', `t:${bucket}/no/such/key`])).toString()).toBe('');
+    const missing = await rclone(['lsf', 't:no-such-bucket-here']);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain('directory not found');
+    const wrong = await rclone(['lsf', `t:${bucket}`], env('wrong-secret-wrong-secret-wrong-secret'));
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain('SignatureDoesNotMatch');
+  });
+});
+
+describe('s3cmd', () => {
+  const bucket = 'client-s3cmd';
+  const config = (secret: string) =>
+    [
+      '[default]',
+      `access_key = ${creds.accessKeyId}`,
+      `secret_key = ${secret}`,
+      `host_base = ${edge.host}`,
+      `host_bucket = ${edge.host}`,
+      'use_https = False',
+      'signature_v2 = False',
+      `bucket_location = ${creds.region}`,
+      '',
+    ].join('\n');
+  const s3cmd = (args: string[], cfg = join(work, 's3cfg')) => run('/usr/bin/s3cmd', ['-c', cfg, '--no-progress', ...args]);
+  const s3cmdOk = async (args: string[]) => {
+    const r = await s3cmd(args);
+    if (r.code !== 0) throw new Error(`s3cmd ${args.join(' ')} exited with ${r.code}:\n${r.stderr}`);
+    return r.stdout.toString();
+  };
+  let small: { path: string; data: Buffer };
+
+  beforeAll(async () => {
+    await writeFile(join(work, 's3cfg'), config(creds.secretAccessKey));
+    await writeFile(join(work, 's3cfg-wrong'), config('wrong-secret-wrong-secret-wrong-secret'));
+    small = await randomFile('s3cmd-small.bin', 100_000);
+  });
+
+  it('makes a bucket, uploads and downloads byte-exact', async () => {
+    await s3cmdOk(['mb', `s3://${bucket}`]);
+    await s3cmdOk(['put', small.path, `s3://${bucket}/dir/a.bin`]);
+    await s3cmdOk(['get', '--force', `s3://${bucket}/dir/a.bin`, join(work, 's3cmd-small.got')]);
+    await expectSameFile(join(work, 's3cmd-small.got'), small.data);
+    const info = await s3cmdOk(['info', `s3://${bucket}/dir/a.bin`]);
+    expect(info).toContain(md5(small.data));
+  });
+
+  it('resumes a partial download with a Range request', async () => {
+    // `get --continue` asks for the bytes after what the local file holds.
+    const partial = join(work, 's3cmd-partial.got');
+    await writeFile(partial, small.data.subarray(0, 30_000));
+    await s3cmdOk(['get', '--continue', `s3://${bucket}/dir/a.bin`, partial]);
+    await expectSameFile(partial, small.data);
+  });
+
+  it('lists with prefix and delimiter', async () => {
+    await s3cmdOk(['put', small.path, `s3://${bucket}/dir/sub/b.bin`]);
+    const ls = await s3cmdOk(['ls', `s3://${bucket}/dir/`]);
+    expect(ls).toMatch(/DIR\s+s3:\/\/client-s3cmd\/dir\/sub\/\n/);
+    expect(ls).toMatch(/100000\s+s3:\/\/client-s3cmd\/dir\/a\.bin\n/);
+    expect(ls).not.toContain('b.bin');
+  });
+
+  it('round-trips a key with special characters', async () => {
+    await s3cmdOk(['put', small.path, `s3://${bucket}/${ODD_KEY}`]);
+    expect(await s3cmdOk(['ls', `s3://${bucket}/odd dir &+-é"/`])).toContain(`s3://${bucket}/${ODD_KEY}`);
+    await s3cmdOk(['get', '--force', `s3://${bucket}/${ODD_KEY}`, join(work, 's3cmd-odd.got')]);
+    await expectSameFile(join(work, 's3cmd-odd.got'), small.data);
+  });
+
+  it('uploads 20 MiB as a multipart upload (8 MiB chunks)', async () => {
+    const big = await randomFile('s3cmd-big.bin', BIG_BYTES);
+    await s3cmdOk(['put', '--multipart-chunk-size-mb=8', big.path, `s3://${bucket}/big.bin`]);
+    // s3cmd shows the MD5 it keeps in its own metadata; the server's ETag tells how the object was uploaded.
+    expect((await inspector.send(new HeadObjectCommand({ Bucket: bucket, Key: 'big.bin' }))).ETag).toBe(`"${multipartEtag(big.data, PART_BYTES)}"`);
+    await s3cmdOk(['get', '--force', `s3://${bucket}/big.bin`, join(work, 's3cmd-big.got')]);
+    await expectSameFile(join(work, 's3cmd-big.got'), big.data);
+  });
+
+  it('copies an object and deletes several keys at once', async () => {
+    await s3cmdOk(['cp', `s3://${bucket}/dir/a.bin`, `s3://${bucket}/copy/a.bin`]);
+    await s3cmdOk(['cp', `s3://${bucket}/dir/a.bin`, `s3://${bucket}/copy/b.bin`]);
+    await s3cmdOk(['get', '--force', `s3://${bucket}/copy/b.bin`, join(work, 's3cmd-copy.got')]);
+    await expectSameFile(join(work, 's3cmd-copy.got'), small.data);
+    // A recursive delete is one DeleteObjects request.
+    const out = await s3cmdOk(['del', '--recursive', `s3://${bucket}/copy/`]);
+    expect(out).toContain(`delete: 's3://${bucket}/copy/a.bin'`);
+    expect(out).toContain(`delete: 's3://${bucket}/copy/b.bin'`);
+    expect(await s3cmdOk(['ls', `s3://${bucket}/`])).not.toContain('copy/');
+  });
+
+  it('fails the way users expect: missing key, wrong secret', async () => {
+    const info = await s3cmd(['info', `s3://${bucket}/no/such/key`]);
+    expect(info.code).toBe(12); // EX_NOTFOUND
+    expect(info.stderr).toContain('404 (NoSuchKey)');
+    // `get` looks the object up first and reports a parameter problem (EX_USAGE).
+    const get = await s3cmd(['get', '--force', `s3://${bucket}/no/such/key`, join(work, 's3cmd-missing')]);
+    expect(get.code).toBe(64);
+    expect(get.stderr).toContain("Source object 's3://client-s3cmd/no/such/key' does not exist");
+    const wrong = await s3cmd(['ls', `s3://${bucket}/`], join(work, 's3cfg-wrong'));
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain('SignatureDoesNotMatch');
+  });
+});
+
+describe('boto3', () => {
+  const bucket = 'client-boto3';
+  /** Runs a Python snippet with `s3` (a path-style SigV4 client), `bucket`, `work` and `args` defined; it prints JSON. */
+  async function py(body: string, args: Record<string, unknown> = {}, secret = creds.secretAccessKey): Promise<any> {
+    const prelude = [
+      'import json, os, sys',
+      'import boto3',
+      'from botocore.config import Config',
+      'from botocore.exceptions import ClientError',
+      'from boto3.s3.transfer import TransferConfig',
+      "args = json.loads(os.environ['PY_ARGS'])",
+      "bucket = args['bucket']",
+      "work = args['work']",
+      "s3 = boto3.client('s3', endpoint_url=args['endpoint'], region_name=args['region'], aws_access_key_id=args['key'],",
+      "    aws_secret_access_key=args['secret'], config=Config(signature_version='s3v4', s3={'addressing_style': 'path'}, retries={'max_attempts': 1}))",
+      '',
+    ].join('\n');
+    const env = {
+      ...process.env,
+      PY_ARGS: JSON.stringify({ ...args, bucket, work, endpoint: edge.origin, region: creds.region, key: creds.accessKeyId, secret }),
+    };
+    const out = await ok('/usr/bin/python3', ['-c', prelude + body], { env });
+    return JSON.parse(out);
+  }
+  let small: { path: string; data: Buffer };
+
+  beforeAll(async () => {
+    small = await randomFile('boto3-small.bin', 100_000);
+  });
+
+  it('makes a bucket, puts, heads and gets byte-exact', async () => {
+    const r = await py(
+      `s3.create_bucket(Bucket=bucket)
+put = s3.put_object(Bucket=bucket, Key='dir/a.bin', Body=open(args['path'], 'rb').read(), ContentType='application/x-test', Metadata={'note': 'hello'})
+head = s3.head_object(Bucket=bucket, Key='dir/a.bin')
+body = s3.get_object(Bucket=bucket, Key='dir/a.bin')['Body'].read()
+open(os.path.join(work, 'boto3-small.got'), 'wb').write(body)
+print(json.dumps({'etag': put['ETag'], 'length': head['ContentLength'], 'type': head['ContentType'], 'meta': head['Metadata']}))`,
+      { path: small.path },
+    );
+    expect(r).toEqual({ etag: `"${md5(small.data)}"`, length: small.data.length, type: 'application/x-test', meta: { note: 'hello' } });
+    await expectSameFile(join(work, 'boto3-small.got'), small.data);
+  });
+
+  it('reads a byte range', async () => {
+    const r = await py(`o = s3.get_object(Bucket=bucket, Key='dir/a.bin', Range='bytes=1000-1999')
+print(json.dumps({'range': o['ContentRange'], 'status': o['ResponseMetadata']['HTTPStatusCode'], 'hex': o['Body'].read().hex()}))`);
+    expect(r).toEqual({ range: `bytes 1000-1999/${small.data.length}`, status: 206, hex: small.data.subarray(1000, 2000).toString('hex') });
+  });
+
+  it('lists with prefix and delimiter (V2 and V1)', async () => {
+    const r = await py(
+      `for k in ['dir/sub/b.bin', 'top.bin']:
+    s3.put_object(Bucket=bucket, Key=k, Body=b'x')
+v2 = s3.list_objects_v2(Bucket=bucket, Prefix='dir/', Delimiter='/')
+v1 = s3.list_objects(Bucket=bucket, Prefix='dir/', Delimiter='/')
+print(json.dumps({'v2': [[c['Key'] for c in v2.get('Contents', [])], [p['Prefix'] for p in v2.get('CommonPrefixes', [])], v2['KeyCount'], v2['IsTruncated']],
+                  'v1': [[c['Key'] for c in v1.get('Contents', [])], [p['Prefix'] for p in v1.get('CommonPrefixes', [])], v1['IsTruncated']]}))`,
+    );
+    expect(r).toEqual({ v2: [['dir/a.bin'], ['dir/sub/'], 2, false], v1: [['dir/a.bin'], ['dir/sub/'], false] });
+  });
+
+  it('round-trips a key with special characters', async () => {
+    const r = await py(
+      `s3.put_object(Bucket=bucket, Key=args['key_name'], Body=open(args['path'], 'rb').read())
+listed = s3.list_objects_v2(Bucket=bucket, Prefix='odd dir')
+body = s3.get_object(Bucket=bucket, Key=args['key_name'])['Body'].read()
+print(json.dumps({'keys': [c['Key'] for c in listed['Contents']], 'sha': __import__('hashlib').sha256(body).hexdigest()}))`,
+      { path: small.path, key_name: ODD_KEY },
+    );
+    expect(r).toEqual({ keys: [ODD_KEY], sha: sha256(small.data) });
+  });
+
+  it('uploads 20 MiB with upload_file and an 8 MiB TransferConfig (multipart)', async () => {
+    const big = await randomFile('boto3-big.bin', BIG_BYTES);
+    const r = await py(
+      `cfg = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024)
+s3.upload_file(args['path'], bucket, 'big.bin', Config=cfg)
+head = s3.head_object(Bucket=bucket, Key='big.bin')
+s3.download_file(bucket, 'big.bin', os.path.join(work, 'boto3-big.got'), Config=cfg)
+print(json.dumps({'etag': head['ETag'], 'length': head['ContentLength'], 'parts': head.get('PartsCount')}))`,
+      { path: big.path },
+    );
+    expect(r).toEqual({ etag: `"${multipartEtag(big.data, PART_BYTES)}"`, length: BIG_BYTES, parts: 3 });
+    await expectSameFile(join(work, 'boto3-big.got'), big.data);
+  });
+
+  it('copies with and without a metadata directive, and deletes several keys at once', async () => {
+    const r = await py(
+      `s3.copy_object(Bucket=bucket, Key='copy.bin', CopySource={'Bucket': bucket, 'Key': 'dir/a.bin'})
+s3.copy_object(Bucket=bucket, Key='copy2.bin', CopySource={'Bucket': bucket, 'Key': 'dir/a.bin'}, MetadataDirective='REPLACE', ContentType='text/x-replaced', Metadata={'note': 'new'})
+h1 = s3.head_object(Bucket=bucket, Key='copy.bin')
+h2 = s3.head_object(Bucket=bucket, Key='copy2.bin')
+same = s3.get_object(Bucket=bucket, Key='copy2.bin')['Body'].read() == open(args['path'], 'rb').read()
+d = s3.delete_objects(Bucket=bucket, Delete={'Objects': [{'Key': 'copy.bin'}, {'Key': 'copy2.bin'}, {'Key': 'never-existed'}]})
+left = [c['Key'] for c in s3.list_objects_v2(Bucket=bucket).get('Contents', [])]
+print(json.dumps({'h1': [h1['ContentType'], h1['Metadata']], 'h2': [h2['ContentType'], h2['Metadata']], 'same': same,
+                  'deleted': sorted(x['Key'] for x in d['Deleted']), 'errors': d.get('Errors', []), 'left': left}))`,
+      { path: small.path },
+    );
+    expect(r.h1).toEqual(['application/x-test', { note: 'hello' }]);
+    expect(r.h2).toEqual(['text/x-replaced', { note: 'new' }]);
+    expect(r.same).toBe(true);
+    expect(r.deleted).toEqual(['copy.bin', 'copy2.bin', 'never-existed']);
+    expect(r.errors).toEqual([]);
+    expect(r.left).not.toContain('copy.bin');
+    expect(r.left).not.toContain('copy2.bin');
+  });
+
+  it('presigns GET and PUT URLs that curl uses', async () => {
+    const upload = await randomFile('boto3-presigned.bin', 50_000);
+    const urls = await py(`print(json.dumps({
+  'get': s3.generate_presigned_url('get_object', Params={'Bucket': bucket, 'Key': 'dir/a.bin'}, ExpiresIn=300),
+  'put': s3.generate_presigned_url('put_object', Params={'Bucket': bucket, 'Key': 'presigned-put.bin'}, ExpiresIn=300)}))`);
+    const got = await curl([urls.get]);
+    expect(got.status).toBe(200);
+    expect(sha256(got.body)).toBe(sha256(small.data));
+    const put = await curl(['-X', 'PUT', '-T', upload.path, urls.put]);
+    expect(put.status).toBe(200);
+    const back = await py(`print(json.dumps({'hex': s3.get_object(Bucket=bucket, Key='presigned-put.bin')['Body'].read().hex()}))`);
+    expect(back.hex).toBe(upload.data.toString('hex'));
+  });
+
+  it('fails the way users expect: NoSuchKey, SignatureDoesNotMatch', async () => {
+    const r = await py(`out = {}
+try:
+    s3.get_object(Bucket=bucket, Key='no/such/key')
+except ClientError as e:
+    out['missing'] = [e.response['Error']['Code'], e.response['ResponseMetadata']['HTTPStatusCode']]
+try:
+    s3.head_object(Bucket=bucket, Key='no/such/key')
+except ClientError as e:
+    out['headMissing'] = [e.response['Error']['Code'], e.response['ResponseMetadata']['HTTPStatusCode']]
+print(json.dumps(out))`);
+    expect(r).toEqual({ missing: ['NoSuchKey', 404], headMissing: ['404', 404] });
+    const wrong = await py(
+      `try:
+    s3.list_objects_v2(Bucket=bucket)
+    print(json.dumps({'code': None}))
+except ClientError as e:
+    print(json.dumps({'code': e.response['Error']['Code'], 'status': e.response['ResponseMetadata']['HTTPStatusCode']}))`,
+      {},
+      'wrong-secret-wrong-secret-wrong-secret',
+    );
+    expect(wrong).toEqual({ code: 'SignatureDoesNotMatch', status: 403 });
+  });
+});
+
+describe('@aws-sdk/client-s3', () => {
+  const bucket = 'client-aws-sdk';
+  const client = (secret = creds.secretAccessKey) =>
+    new S3Client({ endpoint: edge.origin, region: creds.region, forcePathStyle: true, credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: secret }, maxAttempts: 1 });
+  let s3: S3Client;
+  let small: { path: string; data: Buffer };
+  const bytes = async (key: string, range?: string) => {
+    const o = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: range }));
+    return { body: Buffer.from(await o.Body!.transformToByteArray()), out: o };
+  };
+
+  beforeAll(async () => {
+    s3 = client();
+    small = await randomFile('sdk-small.bin', 100_000);
+  });
+  afterAll(() => s3?.destroy());
+
+  it('creates a bucket, puts a buffer and a stream (aws-chunked), gets byte-exact', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'dir/a.bin', Body: small.data }));
+    expect(put.ETag).toBe(`"${md5(small.data)}"`);
+    expect((await bytes('dir/a.bin')).body.equals(small.data)).toBe(true);
+    // A stream body goes out as aws-chunked with a trailing CRC32 checksum.
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'dir/stream.bin', Body: createReadStream(small.path), ContentLength: small.data.length }));
+    const streamed = await bytes('dir/stream.bin');
+    expect(streamed.body.equals(small.data)).toBe(true);
+    expect(streamed.out.ContentLength).toBe(small.data.length);
+  });
+
+  it('serves concurrent reads of one object', async () => {
+    // Several readers of one FID at once reach the origin together (nothing is cached yet).
+    const data = randomBytes(30_000);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'concurrent.bin', Body: data }));
+    const got = await Promise.all(Array.from({ length: 6 }, (_, i) => bytes('concurrent.bin', i % 2 ? `bytes=${i * 100}-${i * 100 + 99}` : undefined)));
+    got.forEach((g, i) => expect(g.body.equals(i % 2 ? data.subarray(i * 100, i * 100 + 100) : data)).toBe(true));
+  });
+
+  it('reads a byte range', async () => {
+    const r = await bytes('dir/a.bin', 'bytes=1000-1999');
+    expect(r.out.ContentRange).toBe(`bytes 1000-1999/${small.data.length}`);
+    expect(r.body.equals(small.data.subarray(1000, 2000))).toBe(true);
+  });
+
+  it('lists with prefix and delimiter', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'dir/sub/b.bin', Body: 'b' }));
+    const r = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'dir/', Delimiter: '/' }));
+    expect(r.Contents!.map((o) => o.Key)).toEqual(['dir/a.bin', 'dir/stream.bin']);
+    expect(r.CommonPrefixes).toEqual([{ Prefix: 'dir/sub/' }]);
+    expect(r.IsTruncated).toBe(false);
+  });
+
+  it('round-trips a key with special characters', async () => {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: ODD_KEY, Body: small.data }));
+    const r = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'odd dir &+-é"/' }));
+    expect(r.Contents!.map((o) => o.Key)).toEqual([ODD_KEY]);
+    expect((await bytes(ODD_KEY)).body.equals(small.data)).toBe(true);
+  });
+
+  it('uploads 20 MiB with explicit multipart (8 MiB parts)', async () => {
+    const big = await randomFile('sdk-big.bin', BIG_BYTES);
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'big.bin' }));
+    const parts = [];
+    for (let n = 1, at = 0; at < BIG_BYTES; n++, at += PART_BYTES) {
+      const part = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'big.bin', UploadId, PartNumber: n, Body: big.data.subarray(at, at + PART_BYTES) }));
+      parts.push({ PartNumber: n, ETag: part.ETag });
+    }
+    const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'big.bin', UploadId, MultipartUpload: { Parts: parts } }));
+    expect(done.ETag).toBe(`"${multipartEtag(big.data, PART_BYTES)}"`);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'big.bin' }));
+    expect(head.ContentLength).toBe(BIG_BYTES);
+    const got = await bytes('big.bin');
+    expect(sha256(got.body)).toBe(sha256(big.data));
+  });
+
+  it('copies an object and deletes several keys at once', async () => {
+    const copy = await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'copy.bin', CopySource: `${bucket}/${encodeURIComponent('dir/a.bin')}` }));
+    expect(copy.CopyObjectResult?.ETag).toBe(`"${md5(small.data)}"`);
+    const oddCopy = await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'odd-copy.bin', CopySource: `${bucket}/${ODD_KEY.split('/').map(encodeURIComponent).join('/')}` }));
+    expect(oddCopy.CopyObjectResult?.ETag).toBe(`"${md5(small.data)}"`);
+    expect((await bytes('odd-copy.bin')).body.equals(small.data)).toBe(true);
+    const d = await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: 'copy.bin' }, { Key: 'odd-copy.bin' }, { Key: ODD_KEY }] } }));
+    expect(d.Deleted!.map((x) => x.Key).sort()).toEqual(['copy.bin', 'odd-copy.bin', ODD_KEY].sort());
+    const left = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
+    expect(left.Contents!.map((o) => o.Key)).toEqual(['big.bin', 'concurrent.bin', 'dir/a.bin', 'dir/stream.bin', 'dir/sub/b.bin']);
+  });
+
+  it('presigns GET and PUT (getSignedUrl) for curl; an expired URL is 403', async () => {
+    const getUrl = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'dir/a.bin' }), { expiresIn: 300 });
+    const got = await curl([getUrl]);
+    expect(got.status).toBe(200);
+    expect(sha256(got.body)).toBe(sha256(small.data));
+    const upload = await randomFile('sdk-presigned.bin', 50_000);
+    const putUrl = await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: 'presigned put é.bin' }), { expiresIn: 300 });
+    expect((await curl(['-X', 'PUT', '-T', upload.path, putUrl])).status).toBe(200);
+    expect((await bytes('presigned put é.bin')).body.equals(upload.data)).toBe(true);
+    const shortUrl = await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'dir/a.bin' }), { expiresIn: 1 });
+    await new Promise((r) => setTimeout(r, 2_100));
+    const expired = await curl([shortUrl]);
+    expect(expired.status).toBe(403);
+    expect(expired.body.toString()).toContain('Request has expired');
+  });
+
+  it('fails the way users expect: NoSuchKey, SignatureDoesNotMatch', async () => {
+    const missing = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'no/such/key' })).catch((e: Error & { $metadata?: { httpStatusCode?: number } }) => e);
+    expect(missing).toMatchObject({ name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
+    const wrongClient = client('wrong-secret-wrong-secret-wrong-secret');
+    const wrong = await wrongClient.send(new ListObjectsV2Command({ Bucket: bucket })).catch((e: Error) => e);
+    wrongClient.destroy();
+    expect(wrong).toMatchObject({ name: 'SignatureDoesNotMatch', $metadata: { httpStatusCode: 403 } });
+  });
+});
+
+describe('minio-js', () => {
+  const bucket = 'client-minio';
+  const client = (secret = creds.secretAccessKey) =>
+    new Minio.Client({
+      endPoint: edge.hostname,
+      port: Number(edge.port),
+      useSSL: false,
+      pathStyle: true,
+      region: creds.region,
+      accessKey: creds.accessKeyId,
+      secretKey: secret,
+      // Multipart above 8 MiB, in 8 MiB parts (the default part size is 64 MiB).
+      partSize: PART_BYTES,
+    });
+  let mc: Minio.Client;
+  let small: { path: string; data: Buffer };
+  const readAll = async (s: NodeJS.ReadableStream) => {
+    const chunks: Buffer[] = [];
+    for await (const c of s) chunks.push(Buffer.from(c as Buffer));
+    return Buffer.concat(chunks);
+  };
+
+  beforeAll(async () => {
+    mc = client();
+    small = await randomFile('minio-small.bin', 100_000);
+  });
+
+  it('makes a bucket, puts, stats and gets byte-exact', async () => {
+    await mc.makeBucket(bucket, creds.region);
+    expect(await mc.bucketExists(bucket)).toBe(true);
+    const put = await mc.putObject(bucket, 'dir/a.bin', small.data, small.data.length, { 'Content-Type': 'application/x-minio' });
+    expect(put.etag).toBe(md5(small.data));
+    const stat = await mc.statObject(bucket, 'dir/a.bin');
+    expect(stat).toMatchObject({ size: small.data.length, etag: md5(small.data), metaData: { 'content-type': 'application/x-minio' } });
+    expect((await readAll(await mc.getObject(bucket, 'dir/a.bin'))).equals(small.data)).toBe(true);
+  });
+
+  it('reads a byte range', async () => {
+    expect((await readAll(await mc.getPartialObject(bucket, 'dir/a.bin', 1000, 1000))).equals(small.data.subarray(1000, 2000))).toBe(true);
+  });
+
+  it('lists with prefix and delimiter', async () => {
+    await mc.putObject(bucket, 'dir/sub/b.bin', Buffer.from('b'));
+    const entries: { name?: string; prefix?: string }[] = [];
+    for await (const o of mc.listObjectsV2(bucket, 'dir/', false)) entries.push(o);
+    expect(entries.map((o) => o.name ?? `prefix:${o.prefix}`).sort()).toEqual(['dir/a.bin', 'prefix:dir/sub/']);
+  });
+
+  it('round-trips a key with special characters', async () => {
+    await mc.putObject(bucket, ODD_KEY, small.data);
+    const names: string[] = [];
+    for await (const o of mc.listObjectsV2(bucket, 'odd dir', true)) if (o.name) names.push(o.name);
+    expect(names).toEqual([ODD_KEY]);
+    expect((await readAll(await mc.getObject(bucket, ODD_KEY))).equals(small.data)).toBe(true);
+  });
+
+  it('uploads 20 MiB with fPutObject in 8 MiB parts (multipart)', async () => {
+    const big = await randomFile('minio-big.bin', BIG_BYTES);
+    const put = await mc.fPutObject(bucket, 'big.bin', big.path, {});
+    expect(put.etag).toBe(multipartEtag(big.data, PART_BYTES));
+    await mc.fGetObject(bucket, 'big.bin', join(work, 'minio-big.got'));
+    await expectSameFile(join(work, 'minio-big.got'), big.data);
+  });
+
+  it('copies an object and removes several keys at once', async () => {
+    const conds = new Minio.CopyConditions();
+    await mc.copyObject(bucket, 'copy.bin', `/${bucket}/dir/a.bin`, conds);
+    expect((await readAll(await mc.getObject(bucket, 'copy.bin'))).equals(small.data)).toBe(true);
+    const result = await mc.removeObjects(bucket, ['copy.bin', ODD_KEY, 'dir/sub/b.bin']);
+    expect(result.flat().filter((r) => (r as { Error?: unknown }).Error)).toEqual([]);
+    const names: string[] = [];
+    for await (const o of mc.listObjectsV2(bucket, '', true)) if (o.name) names.push(o.name);
+    expect(names.sort()).toEqual(['big.bin', 'dir/a.bin']);
+  });
+
+  it('presigns GET and PUT URLs that curl uses', async () => {
+    const get = await mc.presignedGetObject(bucket, 'dir/a.bin', 300);
+    const got = await curl([get]);
+    expect(got.status).toBe(200);
+    expect(sha256(got.body)).toBe(sha256(small.data));
+    const upload = await randomFile('minio-presigned.bin', 50_000);
+    const put = await mc.presignedPutObject(bucket, 'presigned-put.bin', 300);
+    expect((await curl(['-X', 'PUT', '-T', upload.path, put])).status).toBe(200);
+    expect((await readAll(await mc.getObject(bucket, 'presigned-put.bin'))).equals(upload.data)).toBe(true);
+  });
+
+  it('fails the way users expect: NoSuchKey, SignatureDoesNotMatch', async () => {
+    const missing = await mc.statObject(bucket, 'no/such/key').catch((e: { code?: string }) => e);
+    expect(missing).toMatchObject({ code: 'NotFound' });
+    const missingGet = await mc.getObject(bucket, 'no/such/key').catch((e: { code?: string }) => e);
+    expect(missingGet).toMatchObject({ code: 'NoSuchKey' });
+    const wrong = await client('wrong-secret-wrong-secret-wrong-secret')
+      .getObject(bucket, 'dir/a.bin')
+      .catch((e: { code?: string }) => e);
+    expect(wrong).toMatchObject({ code: 'SignatureDoesNotMatch' });
+  });
+});
