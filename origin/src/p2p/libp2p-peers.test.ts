@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEGMENT_SIZE } from '../pipeline/constants.ts';
 import { Libp2pSegmentPeers, type Libp2pPeersOptions } from './libp2p-peers.ts';
-import { SEGMENT_PROTOCOL } from './segment-protocol.ts';
+import { encodeResponseHeader, REQUEST_BYTES, SEGMENT_PROTOCOL, Status } from './segment-protocol.ts';
+import { StreamReader } from './stream-reader.ts';
 
 // Real libp2p nodes in this process, talking over loopback TCP.
 let dir: string;
@@ -138,6 +139,28 @@ describe('Libp2pSegmentPeers (in-process nodes, loopback TCP)', () => {
     // The caller giving up first: the fetch rejects with the caller's reason, and the peer is not blamed.
     await expect(e.fetch({ ...key, hash }, AbortSignal.timeout(100))).rejects.toThrow(/timeout|abort/i);
     expect(e.stats().fetches.timeout).toBe(1);
+  });
+
+  it('treats a transfer that breaks off as a failure, not a lie: asked once more, not banned', async () => {
+    const cutter = await peer('cutter');
+    await cutter.node.unhandle(SEGMENT_PROTOCOL);
+    let requests = 0;
+    // Offers the whole segment, sends 1 MiB of it, and closes its side cleanly.
+    await cutter.node.handle(SEGMENT_PROTOCOL, async (stream) => {
+      requests++;
+      await new StreamReader(stream, { stallMs: 1000 }).exactly(REQUEST_BYTES);
+      stream.send(encodeResponseHeader(Status.OK, SEGMENT_SIZE));
+      stream.send(segment.subarray(0, 1024 * 1024));
+      await stream.close();
+    });
+    const j = await peer('j', { bootstrap: [cutter.addresses[0]] });
+    cutter.announce([key]);
+    await until('j to learn the cutter', () => j.holders(key).includes(cutter.peerId));
+    expect(await j.fetch({ ...key, hash })).toBeUndefined();
+    expect(requests).toBe(2);
+    expect(j.stats().fetches.failed).toBe(2);
+    expect(j.stats().fetches['bad-hash']).toBe(0);
+    expect(j.holders(key)).toContain(cutter.peerId);
   });
 
   it('answers not-found from its own cache only, and busy beyond its rate limit', async () => {

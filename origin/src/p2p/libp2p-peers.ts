@@ -228,8 +228,15 @@ export class Libp2pSegmentPeers implements SegmentPeers {
     const deadline = AbortSignal.timeout(this.#o.deadlineMs);
     const budget = signal ? AbortSignal.any([signal, deadline]) : deadline;
     const into = new Uint8Array(wire.length);
+    // A transfer that broke off (reset, connection lost) earns its peer one more turn, at the back of the queue.
+    const retried = new Set<string>();
+    const retry = (peer: string, outcome: PeerFetchOutcome) => {
+      if (outcome !== 'failed' || retried.has(peer)) return;
+      retried.add(peer);
+      queue.push(peer);
+    };
     while (queue.length > 0 && !budget.aborted) {
-      const offer = await this.#race(queue.splice(0, this.#o.parallel), wire, budget, queue, signal);
+      const offer = await this.#race(queue.splice(0, this.#o.parallel), wire, budget, queue, retry, signal);
       if (!offer) continue;
       const started = performance.now();
       try {
@@ -240,7 +247,7 @@ export class Libp2pSegmentPeers implements SegmentPeers {
         return into;
       } catch (err) {
         // The caller giving up is not the peer's failure.
-        if (!signal?.aborted) this.#failed(offer.peer, request, err, budget);
+        if (!signal?.aborted) retry(offer.peer, this.#failed(offer.peer, request, err, budget));
       }
     }
     signal?.throwIfAborted();
@@ -256,6 +263,7 @@ export class Libp2pSegmentPeers implements SegmentPeers {
     request: SegmentRequest,
     budget: AbortSignal,
     queue: string[],
+    retry: (peer: string, outcome: PeerFetchOutcome) => void,
     caller?: AbortSignal,
   ): Promise<(SegmentOffer & { peer: string; headerMs: number }) | undefined> {
     return new Promise((resolve) => {
@@ -281,7 +289,7 @@ export class Libp2pSegmentPeers implements SegmentPeers {
           (err: Error) => {
             settled[i] = true;
             pending--;
-            if (!cancels[i].signal.aborted && !caller?.aborted) this.#failed(peer, request, err, budget);
+            if (!cancels[i].signal.aborted && !caller?.aborted) retry(peer, this.#failed(peer, request, err, budget));
             if (pending === 0 && !won) resolve(undefined);
           },
         );
@@ -297,7 +305,8 @@ export class Libp2pSegmentPeers implements SegmentPeers {
     return requestSegment(stream, request, { stallMs: this.#o.stallMs, signal });
   }
 
-  #failed(peer: string, key: SegmentKey, err: unknown, budget: AbortSignal): void {
+  /** Counts and acts on a failed attempt; returns how it failed. */
+  #failed(peer: string, key: SegmentKey, err: unknown, budget: AbortSignal): PeerFetchOutcome {
     const outcome = classify(err, budget);
     this.#stats.fetches[outcome]++;
     if (outcome === 'bad-hash') {
@@ -305,11 +314,12 @@ export class Libp2pSegmentPeers implements SegmentPeers {
       this.#scores.ban(peer);
       this.#index.removePeer(peer);
       this.#o.log?.(`p2p: peer ${peer} sent bad bytes for ${key.fid.slice(0, 12)}/${key.index}: ${(err as Error).message}; banned`);
-      return;
+      return outcome;
     }
     this.#scores.failure(peer);
     if (outcome === 'not-found') this.#index.remove(peer, key);
     if (outcome === 'failed') this.#o.log?.(`p2p: fetching ${key.fid.slice(0, 12)}/${key.index} from ${peer} failed: ${(err as Error).message}`);
+    return outcome;
   }
 
   announce(keys: SegmentKey[]): void {

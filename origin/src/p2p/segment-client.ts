@@ -20,9 +20,17 @@ export class PeerRefusedError extends Error {
   }
 }
 
-/** The peer sent bytes that are not what was asked for (wrong hash, too many, too few): it is not to be trusted. */
+/** The peer sent bytes that are not what was asked for (wrong hash, more than offered, a bad header): not to be trusted. */
 export class PeerLiedError extends Error {
   override name = 'PeerLiedError';
+}
+
+/**
+ * The stream ended before all offered bytes arrived, without an error. A connection that went away looks the same,
+ * so this is a failure of the transfer, not proof of a lie (a peer doing it on purpose only wastes its own turn).
+ */
+export class PeerTruncatedError extends Error {
+  override name = 'PeerTruncatedError';
 }
 
 /** A peer that accepted a request and is about to send `length` bytes. */
@@ -74,7 +82,7 @@ export async function receiveVerified(offer: SegmentOffer, into: Uint8Array, has
   try {
     while (at < offer.length) {
       const chunk = await offer.reader.next();
-      if (!chunk) throw new PeerLiedError(`peer closed the stream after ${at} of ${offer.length} bytes`);
+      if (!chunk) throw new PeerTruncatedError(`stream ended after ${at} of ${offer.length} bytes`);
       if (at + chunk.length > offer.length) throw new PeerLiedError('peer sent more bytes than it offered');
       into.set(chunk, at);
       digest.update(chunk);
