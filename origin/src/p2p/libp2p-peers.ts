@@ -72,6 +72,8 @@ type Node = Libp2p<{ pubsub: GossipSub }>;
 
 /** Re-dial bootstrap peers that are not connected this often. */
 const BOOTSTRAP_REDIAL_MS = 10_000;
+/** Least time libp2p's connection monitor gives a ping before it drops the connection. */
+const CONNECTION_PING_TIMEOUT_MS = 30_000;
 /** Collect announce/withdraw calls this long before publishing them as one message. */
 const ANNOUNCE_DEBOUNCE_MS = 100;
 
@@ -115,6 +117,10 @@ export class Libp2pSegmentPeers implements SegmentPeers {
       streamMuxers: [yamux()],
       connectionGater: policy.gater(),
       connectionManager: { maxConnections: options.maxConnections },
+      // libp2p pings every connection and drops it when a ping is late. Its timeout adapts to the round trips it
+      // has seen (milliseconds on an idle link), but a ping queues behind up to a Yamux window of segment data, so a
+      // busy connection looked dead and every transfer on it was reset. Dead peers are caught by our stall limits.
+      connectionMonitor: { pingTimeout: { minTimeout: CONNECTION_PING_TIMEOUT_MS } },
       peerDiscovery: options.mdnsTag ? [mdns({ serviceTag: options.mdnsTag, interval: 5_000 })] : [],
       services: {
         identify: identify(),
