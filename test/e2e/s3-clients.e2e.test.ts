@@ -17,6 +17,7 @@ import {
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
+  GetObjectAttributesCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -684,6 +685,8 @@ describe('@aws-sdk/client-s3', () => {
     expect(done.ETag).toBe(`"${multipartEtag(big.data, PART_BYTES)}"`);
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'big.bin' }));
     expect(head.ContentLength).toBe(BIG_BYTES);
+    const attrs = await s3.send(new GetObjectAttributesCommand({ Bucket: bucket, Key: 'big.bin', ObjectAttributes: ['ETag', 'ObjectParts', 'ObjectSize'] }));
+    expect(attrs).toMatchObject({ ETag: multipartEtag(big.data, PART_BYTES), ObjectSize: BIG_BYTES, ObjectParts: { TotalPartsCount: 3 } });
     const got = await bytes('big.bin');
     expect(sha256(got.body)).toBe(sha256(big.data));
   });

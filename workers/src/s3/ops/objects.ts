@@ -230,7 +230,8 @@ export async function getObjectAttributes(call: S3Call, p: { bucket: string; key
   const children = [];
   if (wanted.has('ETag')) children.push(el('ETag', object.etag));
   if (wanted.has('Checksum') && object.checksum) children.push(el('Checksum', [el(`Checksum${object.checksum.algorithm}`, object.checksum.value), el('ChecksumType', object.checksum.type)]));
-  if (wanted.has('ObjectParts') && object.partsCount) children.push(el('ObjectParts', [el('TotalPartsCount', object.partsCount)]));
+  // The SDKs' TotalPartsCount travels as <PartsCount>.
+  if (wanted.has('ObjectParts') && object.partsCount) children.push(el('ObjectParts', [el('PartsCount', object.partsCount)]));
   if (wanted.has('StorageClass')) children.push(el('StorageClass', 'STANDARD'));
   if (wanted.has('ObjectSize')) children.push(el('ObjectSize', object.size));
   return xmlResponse(el('GetObjectAttributesResponse', children), 200, { 'Last-Modified': new Date(object.lastModified).toUTCString() });
