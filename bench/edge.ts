@@ -1,0 +1,410 @@
+/**
+ * S3 through the edge (wrangler dev → origin → 12 storage nodes, the whole local stack) against s3rver, a plain
+ * single-copy S3 server on the local disk, with the same client (@aws-sdk/client-s3, streamed bodies) in the same
+ * run: PUT and GET MB/s for 1 MiB and 256 MiB objects, GET again once the edge has the object in its Cache API,
+ * and the time to first byte of a 1 MiB range of a 1 GiB object. One JSON line per case; every line carries the CPU
+ * seconds each process group spent in it, which is where the time goes on this 2-core machine.
+ *
+ * `npm run bench:edge`. Settings: BENCH_ROUNDS (3), BENCH_SMALL_COUNT (16 objects of 1 MiB per sample),
+ * BENCH_LARGE_MB (256), BENCH_RANGE_OBJECT_MB (1024), BENCH_RANGES (8).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { AwsClient } from 'aws4fetch';
+import { freePort, startStack, type RunningStack } from '../test/support/stack.ts';
+import { envInt, median } from './lib.ts';
+
+const MiB = 1024 * 1024;
+const ROUNDS = envInt('BENCH_ROUNDS', 3);
+const SMALL_COUNT = envInt('BENCH_SMALL_COUNT', 16);
+const LARGE = envInt('BENCH_LARGE_MB', 256) * MiB;
+const RANGE_OBJECT = envInt('BENCH_RANGE_OBJECT_MB', 1024) * MiB;
+const RANGES = envInt('BENCH_RANGES', 8);
+/** The edge's cache segment (workers/src/cdn/object-reader.ts CDN_SEGMENT_SIZE). */
+const SEGMENT = 32 * MiB;
+const BUCKET = 'bench';
+const CACHE_HEADER = 'x-deoss-cache';
+/** Random bytes the object bodies are cut from. */
+const pool = randomBytes(16 * MiB);
+
+interface Target {
+  impl: 'deoss-edge' | 's3rver';
+  endpoint: string;
+  s3: S3Client;
+  signed: AwsClient;
+  lastHeaders: Record<string, string>;
+}
+
+console.log(JSON.stringify({ bench: 'environment', loadavg: loadavg().map((x) => Math.round(x * 100) / 100), note: 'load average at start' }));
+const stack = await startStack();
+const s3rver = await startS3rver();
+process.once('exit', () => s3rver.process.kill('SIGTERM'));
+process.once('SIGINT', () => void stack.stop().finally(() => process.exit(130)));
+const groups = processGroups(stack, s3rver.process);
+const edge = target('deoss-edge', stack.stack.edge, stack.stack.s3);
+const baseline = target('s3rver', s3rver.url, { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', region: 'us-east-1' });
+const targets = [edge, baseline];
+
+try {
+  await edge.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  await objectCases('1MiB', MiB, SMALL_COUNT);
+  await objectCases(`${LARGE / MiB}MiB`, LARGE, 1);
+  await rangeCases();
+  console.log(JSON.stringify({ bench: 'environment', loadavg: loadavg().map((x) => Math.round(x * 100) / 100), note: 'load average at end' }));
+} finally {
+  for (const t of targets) t.s3.destroy();
+  s3rver.process.kill('SIGTERM');
+  await stack.stop();
+  await rm(s3rver.dir, { recursive: true, force: true });
+  await rm(stack.home, { recursive: true, force: true });
+}
+
+/**
+ * PUT `count` fresh objects of `size`, GET them (at the edge: a cache miss, bytes from the origin), wait until the
+ * edge has every segment cached, GET them again. Rounds alternate which server goes first.
+ */
+async function objectCases(label: string, size: number, count: number): Promise<void> {
+  const cases = ['put', 'get', 'get-again'] as const;
+  const samples = new Map<string, { mbps: number[]; cpu: Record<string, number>[] }>();
+  const record = (name: string, t: Target, seconds: number, cpu: Record<string, number>) => {
+    const k = `${name}|${t.impl}`;
+    if (!samples.has(k)) samples.set(k, { mbps: [], cpu: [] });
+    samples.get(k)!.mbps.push((size * count) / 1e6 / seconds);
+    samples.get(k)!.cpu.push(cpu);
+  };
+  const sources: Record<string, number>[] = [];
+  for (let round = -1; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? targets : [...targets].reverse();
+    for (const t of order) {
+      const keys = Array.from({ length: count }, (_, i) => `${label}/r${round}-${i}-${randomBytes(4).toString('hex')}`);
+      const before = t.impl === 'deoss-edge' ? await storedFids() : undefined;
+      let m = measure();
+      const putAll = measure();
+      for (const key of keys) await put(t, key, size);
+      const put1 = m();
+      // The S3 answer comes once the origin holds the bytes durably; dispatch to the 12 storage nodes goes on in
+      // the background. Wait for it (the chain's file records), so it does not slow the reads measured next.
+      const stored = before ? (await untilStored(before, count), putAll()) : undefined;
+      const segments0 = await originSegments();
+      m = measure();
+      for (const key of keys) await get(t, key, size);
+      const get1 = m();
+      if (t.impl === 'deoss-edge' && round >= 0) sources.push(diff(await originSegments(), segments0));
+      if (t.impl === 'deoss-edge') for (const key of keys) await untilCached(t, key, size);
+      m = measure();
+      for (const key of keys) await get(t, key, size, t.impl === 'deoss-edge' ? 'hit' : undefined);
+      const get2 = m();
+      if (round >= 0) {
+        record('put', t, put1.seconds, put1.cpu);
+        if (stored) record('put-until-stored', t, stored.seconds, stored.cpu);
+        record('get', t, get1.seconds, get1.cpu);
+        record('get-again', t, get2.seconds, get2.cpu);
+      }
+      for (const key of keys) await t.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
+    }
+  }
+  for (const name of ['put', 'put-until-stored', ...cases.slice(1)]) {
+    for (const t of targets) {
+      const s = samples.get(`${name}|${t.impl}`);
+      if (!s) continue;
+      const sorted = [...s.mbps].sort((a, b) => a - b);
+      console.log(
+        JSON.stringify({
+          bench: `${name}-${label}`,
+          impl: t.impl,
+          MBps: round1(median(sorted)),
+          min: round1(sorted[0]),
+          max: round1(sorted[sorted.length - 1]),
+          rounds: ROUNDS,
+          bytes: size * count,
+          objects: count,
+          ...(name === 'put' && t.impl === 'deoss-edge' ? { ack: 'durable at the origin (DEOSS_ACK=durable)' } : {}),
+          ...(name === 'put-until-stored' ? { note: 'until the chain holds the file record: 12 columns on 12 storage nodes' } : {}),
+          ...(name === 'get' && t.impl === 'deoss-edge' ? { source: 'edge cache miss', originSegmentsFrom: sumCounts(sources) } : {}),
+          ...(name === 'get-again' && t.impl === 'deoss-edge' ? { source: 'edge Cache API (every segment checked hit first)' } : {}),
+          cpuSeconds: meanCpu(s.cpu),
+        }),
+      );
+    }
+  }
+  const ratio = (name: string) => round2(median(samples.get(`${name}|deoss-edge`)!.mbps.sort((a, b) => a - b)) / median(samples.get(`${name}|s3rver`)!.mbps.sort((a, b) => a - b)));
+  console.log(JSON.stringify({ bench: `goals-${label}`, putRatio: ratio('put'), putGoal: 0.75, cachedGetRatio: ratio('get-again'), cachedGetGoal: 1.5 }));
+}
+
+/**
+ * Time to the first byte of 1 MiB ranges at odd offsets spread over a 1 GiB object: at the edge first on segments
+ * it has not cached (miss: the origin answers), then the same ranges once cached (hit); s3rver twice as well.
+ */
+async function rangeCases(): Promise<void> {
+  const key = `range/${randomBytes(4).toString('hex')}`;
+  const offsets = Array.from({ length: RANGES }, (_, i) => Math.floor((i * RANGE_OBJECT) / RANGES) + 12_345);
+  for (const t of targets) {
+    const before = t.impl === 'deoss-edge' ? await storedFids() : undefined;
+    const m = measure();
+    await put(t, key, RANGE_OBJECT);
+    const r = m();
+    console.log(JSON.stringify({ bench: `put-${RANGE_OBJECT / MiB}MiB`, impl: t.impl, MBps: round1(RANGE_OBJECT / 1e6 / r.seconds), rounds: 1, bytes: RANGE_OBJECT, cpuSeconds: r.cpu }));
+    if (before) await untilStored(before, 1);
+  }
+  const segments0 = await originSegments();
+  for (const t of targets) {
+    for (const pass of ['first', 'again'] as const) {
+      const ms: number[] = [];
+      const cpu = measure();
+      for (const at of offsets) {
+        const { ttfbMs, cache } = await rangeTtfb(t, key, at, at + MiB - 1);
+        if (t.impl === 'deoss-edge' && cache !== (pass === 'first' ? 'miss' : 'hit')) throw new Error(`range at ${at}: expected the ${pass} read to be a ${pass === 'first' ? 'miss' : 'hit'}, got ${cache}`);
+        ms.push(ttfbMs);
+      }
+      const used = cpu();
+      if (t.impl === 'deoss-edge' && pass === 'first') for (const at of offsets) await untilSegmentCached(t, key, Math.floor(at / SEGMENT));
+      const sorted = ms.sort((a, b) => a - b);
+      console.log(
+        JSON.stringify({
+          bench: `ttfb-1MiB-range-of-${RANGE_OBJECT / MiB}MiB`,
+          impl: t.impl,
+          pass,
+          ...(t.impl === 'deoss-edge' ? { cache: pass === 'first' ? 'miss' : 'hit' } : {}),
+          ms: round1(median(sorted)),
+          min: round1(sorted[0]),
+          max: round1(sorted[sorted.length - 1]),
+          samples: sorted.length,
+          ...(t.impl === 'deoss-edge' && pass === 'first' ? { originSegmentsFrom: diff(await originSegments(), segments0) } : {}),
+          cpuSeconds: used.cpu,
+        }),
+      );
+    }
+  }
+  for (const t of targets) await t.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
+}
+
+/** FIDs the chain has file records of for the stack's account (the origin's DeOSS /file/list). */
+async function storedFids(): Promise<Set<string>> {
+  const res = await fetch(`${stack.stack.origin}/file/list?Account=${stack.stack.account}`);
+  if (!res.ok) throw new Error(`file list: ${res.status} ${await res.text()}`);
+  return new Set(((await res.json()) as { data: { fid: string }[] }).data.map((f) => f.fid));
+}
+
+async function untilStored(before: Set<string>, count: number, timeoutMs = 600_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const now = await storedFids();
+    if ([...now].filter((f) => !before.has(f)).length >= count) return;
+    if (Date.now() > until) throw new Error(`${count} uploads not stored after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Where the origin found the segments it served (its /metrics counters by source). */
+async function originSegments(): Promise<Record<string, number>> {
+  const text = await (await fetch(`${stack.stack.origin}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^deoss_origin_segments_served_total\{source="([^"]+)"\} (\d+)$/gm)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
+function diff(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(after)) if (after[k] - (before[k] ?? 0)) out[k] = after[k] - (before[k] ?? 0);
+  return out;
+}
+
+function sumCounts(list: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of list) for (const [k, v] of Object.entries(c)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+function target(impl: Target['impl'], endpoint: string, creds: { accessKeyId: string; secretAccessKey: string; region: string }): Target {
+  const s3 = new S3Client({
+    endpoint,
+    region: creds.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey },
+    // The same wire format for both servers: plain bodies with Content-Length and UNSIGNED-PAYLOAD (s3rver knows no
+    // aws-chunked trailers), and no Expect: 100-continue (wrangler dev never answers it: every PUT would wait 1 s).
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    expectContinueHeader: false,
+  });
+  const t: Target = { impl, endpoint, s3, signed: new AwsClient({ ...creds, service: 's3' }), lastHeaders: {} };
+  // The SDK keeps unmodelled response headers (x-deoss-cache) to itself; remember the last response's.
+  s3.middlewareStack.add(
+    (next) => async (args) => {
+      const out = await next(args);
+      t.lastHeaders = (out.response as { headers?: Record<string, string> }).headers ?? {};
+      return out;
+    },
+    { step: 'deserialize', name: 'benchLastHeaders' },
+  );
+  return t;
+}
+
+/**
+ * Bytes unique to this object (content addressing would let identical bytes share a stored file and flatter the
+ * numbers), generated while streaming: 1 MiB chunks copied from a random pool, each stamped with the object's tag.
+ */
+function body(size: number, tag: string): Readable {
+  const stamp = Buffer.from(tag.padEnd(48, '.').slice(0, 48));
+  return Readable.from(
+    (function* () {
+      for (let at = 0, i = 0; at < size; at += MiB, i++) {
+        const n = Math.min(MiB, size - at);
+        const chunk = Buffer.allocUnsafe(n);
+        pool.copy(chunk, 0, (i * MiB) % pool.length, ((i * MiB) % pool.length) + n);
+        stamp.copy(chunk, 0, 0, Math.min(stamp.length, n));
+        if (n >= 56) chunk.writeDoubleBE(i, 48);
+        yield chunk;
+      }
+    })(),
+    { objectMode: false },
+  );
+}
+
+async function put(t: Target, key: string, size: number): Promise<void> {
+  await t.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body(size, key), ContentLength: size, ContentType: 'application/octet-stream' }));
+}
+
+/** GETs and drains an object; checks its length, its first bytes (the stamp) and, if asked, the edge's cache header. */
+async function get(t: Target, key: string, size: number, expectCache?: 'hit'): Promise<void> {
+  const out = await t.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+  if (expectCache && t.lastHeaders[CACHE_HEADER] !== expectCache) throw new Error(`${t.impl} ${key}: ${CACHE_HEADER} is ${t.lastHeaders[CACHE_HEADER]}, expected ${expectCache}`);
+  let n = 0;
+  let head = Buffer.alloc(0);
+  for await (const chunk of out.Body as Readable) {
+    if (head.length < 16) head = Buffer.concat([head, chunk as Buffer]).subarray(0, 16);
+    n += (chunk as Buffer).length;
+  }
+  if (n !== size) throw new Error(`${t.impl} ${key}: got ${n} bytes, expected ${size}`);
+  if (!head.equals(Buffer.from(key.padEnd(48, '.').slice(0, 16)))) throw new Error(`${t.impl} ${key}: wrong bytes`);
+}
+
+async function rangeTtfb(t: Target, key: string, start: number, end: number): Promise<{ ttfbMs: number; cache?: string }> {
+  const t0 = performance.now();
+  const res = await t.signed.fetch(`${t.endpoint}/${BUCKET}/${key}`, { headers: { Range: `bytes=${start}-${end}` } });
+  if (res.status !== 206) throw new Error(`${t.impl} range: ${res.status} ${await res.text()}`);
+  const reader = res.body!.getReader();
+  const firstChunk = await reader.read();
+  const ttfbMs = performance.now() - t0;
+  let n = firstChunk.value?.length ?? 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.length;
+  }
+  if (n !== end - start + 1) throw new Error(`${t.impl} range: got ${n} bytes, expected ${end - start + 1}`);
+  return { ttfbMs, cache: res.headers.get(CACHE_HEADER) ?? undefined };
+}
+
+/** Waits until the edge answers every segment of an object from its cache (a 1-byte range per segment). */
+async function untilCached(t: Target, key: string, size: number): Promise<void> {
+  for (let s = 0; s * SEGMENT < size; s++) await untilSegmentCached(t, key, s);
+}
+
+async function untilSegmentCached(t: Target, key: string, segment: number, timeoutMs = 120_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const at = segment * SEGMENT;
+    const res = await t.signed.fetch(`${t.endpoint}/${BUCKET}/${key}`, { headers: { Range: `bytes=${at}-${at}` } });
+    await res.arrayBuffer();
+    if (res.headers.get(CACHE_HEADER) === 'hit') return;
+    if (Date.now() > until) throw new Error(`segment ${segment} of ${key} not cached after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function startS3rver(): Promise<{ url: string; dir: string; process: ChildProcess }> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-s3rver-'));
+  const port = await freePort();
+  const bin = fileURLToPath(new URL('../node_modules/s3rver/bin/s3rver.js', import.meta.url));
+  const child = spawn(process.execPath, [bin, '-d', dir, '-a', '127.0.0.1', '-p', String(port), '--silent', '--no-vhost-buckets', '--configure-bucket', BUCKET], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  const until = Date.now() + 30_000;
+  while (!(await fetch(`${url}/`).then((r) => (r.body?.cancel(), true), () => false))) {
+    if (child.exitCode !== null || Date.now() > until) throw new Error('s3rver did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url, dir, process: child };
+}
+
+/** The pids whose CPU time each line reports: the edge (wrangler and its workerd), the origin, the storage nodes, s3rver, this client. */
+function processGroups(s: RunningStack, s3rverProcess: ChildProcess): Record<string, number[]> {
+  const json = s.stack as unknown as { edgePid: number; originProcesses: { pid: number }[]; storageNodes: { pid: number }[] };
+  return {
+    edge: [json.edgePid, ...descendants(json.edgePid)],
+    origin: json.originProcesses.map((o) => o.pid),
+    nodes: json.storageNodes.map((n) => n.pid),
+    s3rver: [s3rverProcess.pid!],
+  };
+}
+
+function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const [child, pp] of parent) if (pp === p) (out.push(child), walk(child));
+  };
+  walk(pid);
+  return out;
+}
+
+/** CPU seconds (user + system) of one process, from /proc (clock ticks of 1/100 s). */
+function cpuOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+function cpuNow(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, pids] of Object.entries(groups)) out[name] = pids.reduce((a, p) => a + cpuOf(p), 0);
+  const self = process.cpuUsage();
+  out.client = (self.user + self.system) / 1e6;
+  return out;
+}
+
+/** Starts a stopwatch and a CPU meter; calling the result stops both. */
+function measure(): () => { seconds: number; cpu: Record<string, number> } {
+  const t0 = performance.now();
+  const c0 = cpuNow();
+  return () => {
+    const seconds = (performance.now() - t0) / 1000;
+    const c1 = cpuNow();
+    const cpu: Record<string, number> = { wall: round2(seconds) };
+    for (const k of Object.keys(c1)) cpu[k] = round2(c1[k] - c0[k]);
+    return { seconds, cpu };
+  };
+}
+
+function meanCpu(list: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(list[0] ?? {})) out[k] = round2(list.reduce((a, c) => a + c[k], 0) / list.length);
+  return out;
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
