@@ -10,7 +10,6 @@ import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   CopyObjectCommand,
   CompleteMultipartUploadCommand,
@@ -28,13 +27,13 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import * as Minio from 'minio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { digestFile } from '../../origin/src/pipeline/file-digest.ts';
 import { startStack, type RunningStack } from '../support/stack.ts';
 
 const MiB = 1024 * 1024;
 /** The multipart object: 20 MiB in 8 MiB parts (8 + 8 + 4). */
 const BIG_BYTES = 20 * MiB;
 const PART_BYTES = 8 * MiB;
-const BIN = fileURLToPath(new URL('../../bin/deoss.mjs', import.meta.url));
 /** A key with the characters clients encode differently: `& + - é "`, spaces and a slash. */
 const ODD_KEY = 'odd dir &+-é"/file name &+-é" x.txt';
 const CLIENT_TIMEOUT_MS = 120_000;
@@ -45,6 +44,8 @@ let edge: URL;
 let creds: { accessKeyId: string; secretAccessKey: string; region: string };
 /** A client of our own for looking at what another client left on the server. */
 let inspector: S3Client;
+/** Every 20 MiB multipart upload of the suite (each client's own random bytes), for the CESS file check. */
+const bigUploads: { client: string; path: string }[] = [];
 
 interface Run {
   code: number | null;
@@ -94,6 +95,13 @@ async function randomFile(name: string, size: number): Promise<{ path: string; d
   return { path, data };
 }
 
+/** The 20 MiB file a client uploads with multipart, remembered for the CESS file check at the end. */
+async function bigFile(client: string): Promise<{ path: string; data: Buffer }> {
+  const f = await randomFile(`${client}-big.bin`, BIG_BYTES);
+  bigUploads.push({ client, path: f.path });
+  return f;
+}
+
 async function expectSameFile(path: string, expected: Buffer): Promise<void> {
   const got = await readFile(path);
   expect(got.length).toBe(expected.length);
@@ -115,9 +123,9 @@ async function accountFiles(): Promise<{ fid: string; size: number }[]> {
   return ((await res.json()) as { data: { fid: string; size: number }[] }).data;
 }
 
-/** The FID CESS gives these bytes (`deoss hash`, offline). */
+/** The FID CESS gives these bytes, computed offline as `deoss hash` does. */
 async function fidOf(path: string): Promise<string> {
-  return (JSON.parse(await ok(process.execPath, [BIN, 'hash', path, '--json'])) as { fid: string }).fid;
+  return (await digestFile(path)).fid;
 }
 
 beforeAll(async () => {
@@ -195,25 +203,14 @@ describe('awscli', () => {
     await expectSameFile(join(work, 'aws-odd.got'), small.data);
   });
 
-  it('uploads 20 MiB as a multipart upload (8 MiB parts) that costs ONE CESS file', async () => {
-    const big = await randomFile('aws-big.bin', BIG_BYTES);
-    const fid = await fidOf(big.path);
+  it('uploads 20 MiB as a multipart upload (8 MiB parts)', async () => {
+    const big = await bigFile('awscli');
     await awsOk(['s3', 'cp', '--only-show-errors', big.path, `s3://${bucket}/big.bin`]);
     const head = JSON.parse(await awsOk(['s3api', 'head-object', '--bucket', bucket, '--key', 'big.bin']));
     expect(head.ETag).toBe(`"${multipartEtag(big.data, PART_BYTES)}"`);
     expect(head.ContentLength).toBe(BIG_BYTES);
     await awsOk(['s3', 'cp', '--only-show-errors', `s3://${bucket}/big.bin`, join(work, 'aws-big.got')]);
     await expectSameFile(join(work, 'aws-big.got'), big.data);
-    // The parts were merged into one file at the origin: the whole object's FID is on chain, and no part-sized
-    // file (8 MiB, 4 MiB) was ever stored (every other object in this suite is far smaller or 20 MiB).
-    const until = Date.now() + 60_000;
-    let files = await accountFiles();
-    while (!files.some((f) => f.fid === fid) && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 500));
-      files = await accountFiles();
-    }
-    expect(files.filter((f) => f.fid === fid)).toEqual([{ territory: stack.stack.territory, fid, size: BIG_BYTES }]);
-    expect(files.filter((f) => f.size === PART_BYTES || f.size === BIG_BYTES - 2 * PART_BYTES)).toEqual([]);
   });
 
   it('copies an object server-side and deletes several keys at once', async () => {
@@ -316,6 +313,8 @@ describe('rclone', () => {
     await rcloneOk(['copyto', small.path, `t:${bucket}/dir/sub/b.bin`]);
     expect((await rcloneOk(['lsf', `t:${bucket}/dir/`])).toString().split('\n').filter(Boolean).sort()).toEqual(['a.bin', 'sub/']);
     expect((await rcloneOk(['lsf', '-R', `t:${bucket}/dir/`])).toString().split('\n').filter(Boolean).sort()).toEqual(['a.bin', 'sub/', 'sub/b.bin']);
+    // One key per ListObjects page: rclone follows the markers.
+    expect((await rcloneOk(['lsf', '-R', '--s3-list-chunk', '1', `t:${bucket}/dir/`])).toString().split('\n').filter(Boolean).sort()).toEqual(['a.bin', 'sub/', 'sub/b.bin']);
   });
 
   it('round-trips a key with special characters', async () => {
@@ -326,7 +325,7 @@ describe('rclone', () => {
   });
 
   it('uploads 20 MiB in 8 MiB chunks (multipart)', async () => {
-    const big = await randomFile('rclone-big.bin', BIG_BYTES);
+    const big = await bigFile('rclone');
     await rcloneOk(['copyto', '--s3-chunk-size', '8M', '--s3-upload-cutoff', '8M', big.path, `t:${bucket}/big.bin`]);
     await rcloneOk(['copyto', `t:${bucket}/big.bin`, join(work, 'rclone-big.got')]);
     await expectSameFile(join(work, 'rclone-big.got'), big.data);
@@ -433,7 +432,7 @@ describe('s3cmd', () => {
   });
 
   it('uploads 20 MiB as a multipart upload (8 MiB chunks)', async () => {
-    const big = await randomFile('s3cmd-big.bin', BIG_BYTES);
+    const big = await bigFile('s3cmd');
     await s3cmdOk(['put', '--multipart-chunk-size-mb=8', big.path, `s3://${bucket}/big.bin`]);
     // s3cmd shows the MD5 it keeps in its own metadata; the server's ETag tells how the object was uploaded.
     expect((await inspector.send(new HeadObjectCommand({ Bucket: bucket, Key: 'big.bin' }))).ETag).toBe(`"${multipartEtag(big.data, PART_BYTES)}"`);
@@ -523,10 +522,20 @@ print(json.dumps({'range': o['ContentRange'], 'status': o['ResponseMetadata']['H
     s3.put_object(Bucket=bucket, Key=k, Body=b'x')
 v2 = s3.list_objects_v2(Bucket=bucket, Prefix='dir/', Delimiter='/')
 v1 = s3.list_objects(Bucket=bucket, Prefix='dir/', Delimiter='/')
+# One entry per page: continuation tokens (V2), markers (V1) and key markers (versions) go round trip.
+paged = {}
+for op in ['list_objects_v2', 'list_objects', 'list_object_versions']:
+    keys, prefixes, pages = [], [], 0
+    for page in s3.get_paginator(op).paginate(Bucket=bucket, Delimiter='/', PaginationConfig={'PageSize': 1}):
+        pages += 1
+        keys += [c['Key'] for c in page.get('Contents', page.get('Versions', []))]
+        prefixes += [c['Prefix'] for c in page.get('CommonPrefixes', [])]
+    paged[op] = [keys, prefixes, pages]
 print(json.dumps({'v2': [[c['Key'] for c in v2.get('Contents', [])], [p['Prefix'] for p in v2.get('CommonPrefixes', [])], v2['KeyCount'], v2['IsTruncated']],
-                  'v1': [[c['Key'] for c in v1.get('Contents', [])], [p['Prefix'] for p in v1.get('CommonPrefixes', [])], v1['IsTruncated']]}))`,
+                  'v1': [[c['Key'] for c in v1.get('Contents', [])], [p['Prefix'] for p in v1.get('CommonPrefixes', [])], v1['IsTruncated']], 'paged': paged}))`,
     );
-    expect(r).toEqual({ v2: [['dir/a.bin'], ['dir/sub/'], 2, false], v1: [['dir/a.bin'], ['dir/sub/'], false] });
+    const page = [['top.bin'], ['dir/'], 2];
+    expect(r).toEqual({ v2: [['dir/a.bin'], ['dir/sub/'], 2, false], v1: [['dir/a.bin'], ['dir/sub/'], false], paged: { list_objects_v2: page, list_objects: page, list_object_versions: page } });
   });
 
   it('round-trips a key with special characters', async () => {
@@ -541,7 +550,7 @@ print(json.dumps({'keys': [c['Key'] for c in listed['Contents']], 'sha': __impor
   });
 
   it('uploads 20 MiB with upload_file and an 8 MiB TransferConfig (multipart)', async () => {
-    const big = await randomFile('boto3-big.bin', BIG_BYTES);
+    const big = await bigFile('boto3');
     const r = await py(
       `cfg = TransferConfig(multipart_threshold=8 * 1024 * 1024, multipart_chunksize=8 * 1024 * 1024)
 s3.upload_file(args['path'], bucket, 'big.bin', Config=cfg)
@@ -674,13 +683,15 @@ describe('@aws-sdk/client-s3', () => {
   });
 
   it('uploads 20 MiB with explicit multipart (8 MiB parts)', async () => {
-    const big = await randomFile('sdk-big.bin', BIG_BYTES);
+    const big = await bigFile('aws-sdk');
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: 'big.bin' }));
-    const parts = [];
-    for (let n = 1, at = 0; at < BIG_BYTES; n++, at += PART_BYTES) {
-      const part = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'big.bin', UploadId, PartNumber: n, Body: big.data.subarray(at, at + PART_BYTES) }));
-      parts.push({ PartNumber: n, ETag: part.ETag });
-    }
+    // Parts in parallel, as lib-storage's Upload sends them.
+    const parts = await Promise.all(
+      [0, 1, 2].map(async (i) => {
+        const part = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: 'big.bin', UploadId, PartNumber: i + 1, Body: big.data.subarray(i * PART_BYTES, (i + 1) * PART_BYTES) }));
+        return { PartNumber: i + 1, ETag: part.ETag };
+      }),
+    );
     const done = await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: 'big.bin', UploadId, MultipartUpload: { Parts: parts } }));
     expect(done.ETag).toBe(`"${multipartEtag(big.data, PART_BYTES)}"`);
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'big.bin' }));
@@ -786,7 +797,7 @@ describe('minio-js', () => {
   });
 
   it('uploads 20 MiB with fPutObject in 8 MiB parts (multipart)', async () => {
-    const big = await randomFile('minio-big.bin', BIG_BYTES);
+    const big = await bigFile('minio');
     const put = await mc.fPutObject(bucket, 'big.bin', big.path, {});
     expect(put.etag).toBe(multipartEtag(big.data, PART_BYTES));
     await mc.fGetObject(bucket, 'big.bin', join(work, 'minio-big.got'));
@@ -824,5 +835,22 @@ describe('minio-js', () => {
       .getObject(bucket, 'dir/a.bin')
       .catch((e: { code?: string }) => e);
     expect(wrong).toMatchObject({ code: 'SignatureDoesNotMatch' });
+  });
+});
+
+describe('CESS storage of multipart uploads', () => {
+  it('costs ONE CESS file per 20 MiB multipart object, none per part', async () => {
+    // Parts are staged at the origin and merged into one file on completion. Every 20 MiB object of the suite must
+    // be on chain under the FID of its whole bytes, and nothing part-sized (8 MiB, 4 MiB) may ever be stored.
+    expect(bigUploads.map((u) => u.client)).toEqual(['awscli', 'rclone', 's3cmd', 'boto3', 'aws-sdk', 'minio']);
+    const fids = await Promise.all(bigUploads.map((u) => fidOf(u.path)));
+    const until = Date.now() + 120_000;
+    let files = await accountFiles();
+    while (!fids.every((fid) => files.some((f) => f.fid === fid)) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      files = await accountFiles();
+    }
+    expect(files.filter((f) => f.size === BIG_BYTES).map((f) => f.fid).sort()).toEqual([...fids].sort());
+    expect(files.filter((f) => f.size === PART_BYTES || f.size === BIG_BYTES - 2 * PART_BYTES)).toEqual([]);
   });
 });
