@@ -1,5 +1,5 @@
 import { accountFromSuri } from './accounts.ts';
-import { openCessChain, type CessChainOptions } from './cess/index.ts';
+import type { CessChainOptions } from './cess/index.ts';
 import { openLocalChain } from './local/index.ts';
 import type { Chain } from './port.ts';
 import type { MessageSigner } from '../auth/signed-message.ts';
@@ -43,6 +43,8 @@ export async function openChain(options: OpenChainOptions): Promise<{ chain: Cha
       batch: c.batchMax !== undefined ? { maxCalls: c.batchMax } : undefined,
       bucketName: c.bucketName,
     };
+    // Loaded only when used: @polkadot/api and its type registry cost every process seconds of startup.
+    const { openCessChain } = await import('./cess/index.ts');
     return { chain: await openCessChain(cess, options.signal), signer };
   }
   const chain = await openLocalChain({ path: options.localPath, signer });
