@@ -47,6 +47,8 @@ export async function persistentSecret(home: string, name: string): Promise<stri
  * Secrets reach the worker through an env file in $DEOSS_HOME (mode 0600), not the command line.
  */
 export async function startEdgeProcess(o: EdgeProcessOptions): Promise<EdgeProcess> {
+  // A port in use would let another process answer our readiness check (and get our dev key): refuse early.
+  await assertPortFree(o.port);
   const envFile = join(o.home, 'secrets', 'edge.env');
   const vars: Record<string, string> = {
     EDGE_ORIGINS: JSON.stringify(o.origins),
@@ -99,4 +101,13 @@ export async function startEdgeProcess(o: EdgeProcessOptions): Promise<EdgeProce
     await new Promise((r) => setTimeout(r, 250));
   }
   return { url, pid: child.pid!, process: child };
+}
+
+async function assertPortFree(port: number): Promise<void> {
+  const { createServer } = await import('node:net');
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', () => reject(new Error(`the edge port ${port} is in use (another stack running?): choose one with --edge-port`)));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+  });
 }
