@@ -58,9 +58,10 @@ const FRAGMENT_BYTES = Number(CHAIN.fragmentSize);
 export async function openLocalChain(options: LocalChainOptions): Promise<LocalChain> {
   mkdirSync(dirname(options.path), { recursive: true });
   const db = new Database(options.path);
+  // The busy timeout first: many processes of a stack open the ledger at once, and switching to WAL takes a lock.
+  db.pragma('busy_timeout = 10000');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 10000');
   db.transaction(() => migrate(db)).immediate();
   const clock = options.clock ?? Date.now;
   db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('genesis_ms', ?)").run(String(clock()));
