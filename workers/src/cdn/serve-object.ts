@@ -2,7 +2,7 @@ import type { EdgeContext } from '../context.ts';
 import { parseByteRange } from '../http/range.ts';
 import type { ObjectRecord } from '../namespace/types.ts';
 import { s3Error } from '../s3/errors.ts';
-import { CACHE_STATUS_HEADER, openObject } from './object-reader.ts';
+import { CACHE_STATUS_HEADER, openObject, piecesOf } from './object-reader.ts';
 
 export interface ServeOptions {
   method: 'GET' | 'HEAD';
@@ -106,15 +106,9 @@ function readEncrypted(e: EdgeContext, object: ObjectRecord, range: { start: num
   e.waitUntil(
     (async () => {
       try {
-        let base = 0;
-        for (const f of object.parts) {
-          const from = Math.max(range.start, base);
-          const to = Math.min(range.end, base + f.size - 1);
-          if (from <= to) {
-            const res = await e.origin.getObject(f.fid, { range: { start: from - base, end: to - base }, sseKey, placement: e.placement });
-            await res.body!.pipeTo(writable, { preventClose: true });
-          }
-          base += f.size;
+        for (const piece of piecesOf(object.parts, range.start, range.end)) {
+          const res = await e.origin.getObject(piece.fid, { range: { start: piece.start, end: piece.end }, sseKey, placement: e.placement });
+          await res.body!.pipeTo(writable, { preventClose: true });
         }
         await writable.close();
       } catch (err) {

@@ -4,6 +4,7 @@ import { unwrapNamespaceError } from '../../namespace/errors.ts';
 import type { BucketRecord, ObjectHeaders } from '../../namespace/types.ts';
 import { OriginError } from '../../upstream/origin-client.ts';
 import { S3Error, s3Error, isS3ErrorCode } from '../errors.ts';
+import type { ObjectWriteHeaders, SseCustomerKey } from '../parse.ts';
 import { el, xmlDocument, type XmlNode } from '../xml.ts';
 
 /** Who signed the request (undefined: anonymous). */
@@ -20,12 +21,6 @@ export interface S3Call {
   e: EdgeContext;
   req: Request;
   principal?: Principal;
-}
-
-/** An SSE-C key as it travels to the origin: base64 key and base64 MD5 of it. */
-export interface SseCustomerKey {
-  key: string;
-  keyMd5: string;
 }
 
 export function xmlResponse(root: XmlNode, status = 200, headers: Record<string, string> = {}): Response {
@@ -90,41 +85,17 @@ export function requirePrincipal(call: S3Call): Principal {
   return call.principal;
 }
 
-/** Content headers and `x-amz-meta-*` of a write. */
-export function objectHeadersFrom(h: Headers): ObjectHeaders {
-  const metadata: Record<string, string> = {};
-  for (const [name, value] of h) if (name.startsWith('x-amz-meta-')) metadata[name.slice(11)] = value;
-  const pick = (n: string) => h.get(n) ?? undefined;
+/** The parsed write headers S3 stores with an object (the parser has validated them). */
+export function storedHeaders(w: ObjectWriteHeaders): ObjectHeaders {
   return {
-    contentType: pick('content-type'),
-    contentEncoding: stripAwsChunked(pick('content-encoding')),
-    contentDisposition: pick('content-disposition'),
-    contentLanguage: pick('content-language'),
-    cacheControl: pick('cache-control'),
-    expires: pick('expires'),
-    metadata,
+    contentType: w.contentType,
+    contentEncoding: w.contentEncoding,
+    contentDisposition: w.contentDisposition,
+    contentLanguage: w.contentLanguage,
+    cacheControl: w.cacheControl,
+    expires: w.expires,
+    metadata: w.metadata,
   };
-}
-
-/** `aws-chunked` is transfer framing, not part of the object's stored Content-Encoding. */
-function stripAwsChunked(value: string | undefined): string | undefined {
-  if (!value) return undefined;
-  const rest = value.split(',').map((s) => s.trim()).filter((s) => s && s !== 'aws-chunked');
-  return rest.length ? rest.join(',') : undefined;
-}
-
-/** The SSE-C headers of a request (or of its copy source): AES256, a 32-byte base64 key, and its MD5. */
-export async function sseCustomerKey(h: Headers, prefix = 'x-amz-server-side-encryption-customer-'): Promise<SseCustomerKey | undefined> {
-  const algorithm = h.get(`${prefix}algorithm`);
-  const key = h.get(`${prefix}key`);
-  const md5 = h.get(`${prefix}key-md5`);
-  if (algorithm === null && key === null && md5 === null) return undefined;
-  if (algorithm !== 'AES256') throw s3Error('InvalidArgument', 'The SSE-C algorithm must be AES256.', { ArgumentName: `${prefix}algorithm` });
-  const raw = key ? base64Bytes(key) : undefined;
-  if (!raw || raw.length !== 32) throw s3Error('InvalidArgument', 'The SSE-C key must be 256 bits, base64.', { ArgumentName: `${prefix}key` });
-  const computed = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest('MD5', raw))));
-  if (md5 !== null && md5 !== computed) throw s3Error('InvalidArgument', 'The calculated MD5 hash of the key did not match the hash that was provided.', { ArgumentName: `${prefix}key-MD5` });
-  return { key: key!, keyMd5: computed };
 }
 
 /** An SSE-C object needs its key, and the right one; a plain object must not be given one. */
@@ -134,14 +105,6 @@ export function checkSseForRead(object: { sseCustomerAlgorithm?: string; sseCust
   }
   if (object.sseCustomerAlgorithm && key && key.keyMd5 !== object.sseCustomerKeyMd5) throw s3Error('AccessDenied', 'The SSE-C key does not match the key the object was stored with.');
   if (!object.sseCustomerAlgorithm && key) throw s3Error('InvalidRequest', 'The encryption parameters are not applicable to this object.');
-}
-
-function base64Bytes(text: string): Uint8Array | undefined {
-  try {
-    return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-  } catch {
-    return undefined;
-  }
 }
 
 /** Releases FIDs no object refers to any more: counts them down per owner, deletes the last at the origin. */

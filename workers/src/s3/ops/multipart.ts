@@ -1,6 +1,7 @@
 import { bucketIndex } from '../../namespace/env.ts';
 import { splitRef } from '../../upstream/origin-client.ts';
 import { s3Error } from '../errors.ts';
+import type { ObjectWriteHeaders, SseCustomerKey } from '../parse.ts';
 import type { PayloadMode } from '../sigv4.ts';
 import { el, parseCompleteMultipartUpload } from '../xml.ts';
 import { intake, checkContentMd5 } from './body.ts';
@@ -9,13 +10,12 @@ import {
   checkSseForRead,
   iso,
   ns,
-  objectHeadersFrom,
+  storedHeaders,
   originToS3,
   ownerXml,
   releaseFiles,
   requireBucket,
   retainFiles,
-  sseCustomerKey,
   xmlResponse,
   type S3Call,
 } from './common.ts';
@@ -28,18 +28,21 @@ import type { ChecksumAlgorithm, CompletionPlan } from '../../namespace/types.ts
  * 32 MiB segment). All parts of an upload go to the origin that took its first part. SSE-C uploads need the key on
  * every UploadPart and on CompleteMultipartUpload (the staged parts are sealed under it).
  */
-export async function createMultipartUpload(call: S3Call, p: { bucket: string; key: string }): Promise<Response> {
+export async function createMultipartUpload(
+  call: S3Call,
+  p: { bucket: string; key: string; headers: ObjectWriteHeaders; sseCustomer?: SseCustomerKey; checksumAlgorithm?: ChecksumAlgorithm; checksumType?: 'COMPOSITE' | 'FULL_OBJECT' },
+): Promise<Response> {
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'write');
-  const sse = await sseCustomerKey(call.req.headers);
-  const algorithm = call.req.headers.get('x-amz-checksum-algorithm')?.toUpperCase() as ChecksumAlgorithm | undefined;
+  const sse = p.sseCustomer;
+  const algorithm = p.checksumAlgorithm;
   const upload = await ns(
     bucketIndex(call.e.env, p.bucket).createMultipart(p.key, {
       initiator: call.principal!.account,
       headers: {
-        ...objectHeadersFrom(call.req.headers),
+        ...storedHeaders(p.headers),
         ...(sse ? { sseCustomerAlgorithm: 'AES256' as const, sseCustomerKeyMd5: sse.keyMd5 } : {}),
-        ...(algorithm ? { checksumAlgorithm: algorithm, checksumType: (call.req.headers.get('x-amz-checksum-type') as 'FULL_OBJECT' | 'COMPOSITE' | null) ?? 'COMPOSITE' } : {}),
+        ...(algorithm ? { checksumAlgorithm: algorithm, checksumType: p.checksumType ?? 'COMPOSITE' } : {}),
       },
     }),
   );
@@ -61,12 +64,15 @@ function checkUploadSse(upload: { headers: { sseCustomerAlgorithm?: string; sseC
   if (!upload.headers.sseCustomerAlgorithm && sse) throw s3Error('InvalidRequest', 'This upload was created without SSE-C.');
 }
 
-export async function uploadPart(call: S3Call, p: { bucket: string; key: string; uploadId: string; partNumber: number; payload?: PayloadMode }): Promise<Response> {
+export async function uploadPart(
+  call: S3Call,
+  p: { bucket: string; key: string; uploadId: string; partNumber: number; payload?: PayloadMode; sseCustomer?: SseCustomerKey },
+): Promise<Response> {
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'write');
   const index = bucketIndex(call.e.env, p.bucket);
   const upload = await ns(index.getUpload(p.key, p.uploadId));
-  const sse = await sseCustomerKey(call.req.headers);
+  const sse = p.sseCustomer;
   checkUploadSse(upload, sse);
   const body = intake(call.req, p.payload, call.e.config.maxPutBytes);
   if (body === 'empty') throw s3Error('InvalidRequest', 'A part needs at least one byte.');
@@ -108,7 +114,17 @@ async function recordPart(
 /** UploadPartCopy: a range of a stored object staged as a part, origin-side. */
 export async function uploadPartCopy(
   call: S3Call,
-  p: { bucket: string; key: string; uploadId: string; partNumber: number; sourceBucket: string; sourceKey: string; range?: { start: number; end: number } },
+  p: {
+    bucket: string;
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    sourceBucket: string;
+    sourceKey: string;
+    range?: { start: number; end: number };
+    sseCustomer?: SseCustomerKey;
+    sourceSseCustomer?: SseCustomerKey;
+  },
 ): Promise<Response> {
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'write');
@@ -116,12 +132,12 @@ export async function uploadPartCopy(
   authorize(call, sourceBucket, 'read');
   const index = bucketIndex(call.e.env, p.bucket);
   const upload = await ns(index.getUpload(p.key, p.uploadId));
-  const sse = await sseCustomerKey(call.req.headers);
+  const sse = p.sseCustomer;
   checkUploadSse(upload, sse);
   const source = await ns(bucketIndex(call.e.env, p.sourceBucket).getObject(p.sourceKey));
   if (!source) throw s3Error('NoSuchKey', undefined, { Key: p.sourceKey });
   checkCopyConditions(call.req.headers, source);
-  const sourceSse = await sseCustomerKey(call.req.headers, 'x-amz-copy-source-server-side-encryption-customer-');
+  const sourceSse = p.sourceSseCustomer;
   checkSseForRead(source, sourceSse);
   const range = p.range ?? { start: 0, end: source.size - 1 };
   if (source.size === 0 || range.end >= source.size || range.start > range.end) {
@@ -137,7 +153,7 @@ export async function uploadPartCopy(
   return xmlResponse(el('CopyPartResult', [el('LastModified', lastModified), el('ETag', res.headers.get('ETag')!)]));
 }
 
-export async function completeMultipartUpload(call: S3Call, p: { bucket: string; key: string; uploadId: string }): Promise<Response> {
+export async function completeMultipartUpload(call: S3Call, p: { bucket: string; key: string; uploadId: string; sseCustomer?: SseCustomerKey }): Promise<Response> {
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'write');
   const index = bucketIndex(call.e.env, p.bucket);
@@ -151,7 +167,7 @@ export async function completeMultipartUpload(call: S3Call, p: { bucket: string;
   const location = `${new URL(call.req.url).origin}/${p.bucket}/${p.key.split('/').map(encodeURIComponent).join('/')}`;
   const result = (etag: string) => xmlResponse(el('CompleteMultipartUploadResult', [el('Location', location), el('Bucket', p.bucket), el('Key', p.key), el('ETag', `"${etag}"`)]));
   if ('status' in upload) return result(upload.etag);
-  const sse = await sseCustomerKey(call.req.headers);
+  const sse = p.sseCustomer;
   if (upload.headers.sseCustomerAlgorithm) checkUploadSse(upload, sse);
   const plan = await ns<CompletionPlan>(index.completeMultipart(p.key, p.uploadId, parts.map((x) => ({ partNumber: x.partNumber, etag: x.etag }))));
   if (plan.status === 'completed') return result(plan.etag);

@@ -3,6 +3,7 @@ import { evaluateConditions } from '../../cdn/serve-object.ts';
 import { bucketIndex } from '../../namespace/env.ts';
 import type { ObjectChecksum, ObjectHeaders, ObjectInput, ObjectRecord } from '../../namespace/types.ts';
 import { s3Error } from '../errors.ts';
+import type { ObjectWriteHeaders, SseCustomerKey } from '../parse.ts';
 import type { PayloadMode } from '../sigv4.ts';
 import { el, parseDelete } from '../xml.ts';
 import { checkContentMd5, EMPTY_MD5, intake } from './body.ts';
@@ -11,23 +12,22 @@ import {
   checkSseForRead,
   iso,
   ns,
-  objectHeadersFrom,
+  storedHeaders,
   originToS3,
   releaseFiles,
   requireBucket,
   retainFiles,
-  sseCustomerKey,
   xmlResponse,
   type S3Call,
 } from './common.ts';
 
 /** PutObject: bytes to the origin (one CESS file), then key → FID in the bucket's index. */
-export async function putObject(call: S3Call, p: { bucket: string; key: string; payload?: PayloadMode }): Promise<Response> {
+export async function putObject(call: S3Call, p: { bucket: string; key: string; payload?: PayloadMode; headers: ObjectWriteHeaders; sseCustomer?: SseCustomerKey; ifMatch?: string; ifNoneMatch?: '*' }): Promise<Response> {
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'write');
-  const sse = await sseCustomerKey(call.req.headers);
+  const sse = p.sseCustomer;
   const body = intake(call.req, p.payload, call.e.config.maxPutBytes);
-  const headers = objectHeadersFrom(call.req.headers);
+  const headers = storedHeaders(p.headers);
   let input: ObjectInput;
   if (body === 'empty') {
     input = { ...headers, size: 0, etag: EMPTY_MD5, parts: [] };
@@ -49,7 +49,7 @@ export async function putObject(call: S3Call, p: { bucket: string; key: string; 
     }
   }
   if (sse) Object.assign(input, { sseCustomerAlgorithm: 'AES256' as const, sseCustomerKeyMd5: sse.keyMd5 });
-  return writeObject(call, bucket.owner, p.bucket, p.key, input, writeConditions(call.req.headers));
+  return writeObject(call, bucket.owner, p.bucket, p.key, input, { ifMatch: p.ifMatch, ifNoneMatch: p.ifNoneMatch });
 }
 
 /** Records an object in the index, counts its files, and releases what it replaced. */
@@ -73,16 +73,6 @@ async function writeObject(call: S3Call, owner: string, bucket: string, key: str
   return new Response(null, { status: 200, headers: h });
 }
 
-function writeConditions(h: Headers): { ifMatch?: string; ifNoneMatch?: '*' } {
-  const c: { ifMatch?: string; ifNoneMatch?: '*' } = {};
-  const ifMatch = h.get('if-match');
-  if (ifMatch) c.ifMatch = ifMatch;
-  const ifNoneMatch = h.get('if-none-match');
-  if (ifNoneMatch === '*') c.ifNoneMatch = '*';
-  else if (ifNoneMatch) throw s3Error('NotImplemented', 'If-None-Match on writes supports only *.');
-  return c;
-}
-
 const RESPONSE_OVERRIDES: Record<string, string> = {
   'response-content-type': 'Content-Type',
   'response-content-language': 'Content-Language',
@@ -93,12 +83,12 @@ const RESPONSE_OVERRIDES: Record<string, string> = {
 };
 
 /** GetObject / HeadObject. */
-export async function getObject(call: S3Call, p: { bucket: string; key: string; method: 'GET' | 'HEAD'; partNumber?: number }): Promise<Response> {
+export async function getObject(call: S3Call, p: { bucket: string; key: string; method: 'GET' | 'HEAD'; partNumber?: number; sseCustomer?: SseCustomerKey }): Promise<Response> {
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'read');
   const object = await ns(bucketIndex(call.e.env, p.bucket).getObject(p.key));
   if (!object) throw s3Error('NoSuchKey', undefined, { Key: p.key });
-  const sse = await sseCustomerKey(call.req.headers);
+  const sse = p.sseCustomer;
   checkSseForRead(object, sse);
   const query = new URL(call.req.url).searchParams;
   const overrides: Record<string, string> = {};
@@ -147,7 +137,16 @@ export async function deleteObjects(call: S3Call, p: { bucket: string }): Promis
  */
 export async function copyObject(
   call: S3Call,
-  p: { bucket: string; key: string; sourceBucket: string; sourceKey: string; metadataDirective: 'COPY' | 'REPLACE' },
+  p: {
+    bucket: string;
+    key: string;
+    sourceBucket: string;
+    sourceKey: string;
+    metadataDirective: 'COPY' | 'REPLACE';
+    headers: ObjectWriteHeaders;
+    sseCustomer?: SseCustomerKey;
+    sourceSseCustomer?: SseCustomerKey;
+  },
 ): Promise<Response> {
   const target = await requireBucket(call, p.bucket);
   authorize(call, target, 'write');
@@ -156,14 +155,14 @@ export async function copyObject(
   const source = await ns(bucketIndex(call.e.env, p.sourceBucket).getObject(p.sourceKey));
   if (!source) throw s3Error('NoSuchKey', undefined, { Key: p.sourceKey });
   checkCopyConditions(call.req.headers, source);
-  const sourceSse = await sseCustomerKey(call.req.headers, 'x-amz-copy-source-server-side-encryption-customer-');
+  const sourceSse = p.sourceSseCustomer;
   checkSseForRead(source, sourceSse);
-  const sse = await sseCustomerKey(call.req.headers);
+  const sse = p.sseCustomer;
   const same = p.bucket === p.sourceBucket && p.key === p.sourceKey;
   if (same && p.metadataDirective === 'COPY' && !sse && !sourceSse) {
     throw s3Error('InvalidRequest', "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
   }
-  const headers: ObjectHeaders = p.metadataDirective === 'REPLACE' ? objectHeadersFrom(call.req.headers) : pickHeaders(source);
+  const headers: ObjectHeaders = p.metadataDirective === 'REPLACE' ? storedHeaders(p.headers) : pickHeaders(source);
   let input: ObjectInput;
   const reencrypt = !!sse || !!sourceSse;
   if (!reencrypt && sourceBucket.owner === target.owner) {
