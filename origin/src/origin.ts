@@ -78,7 +78,9 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
     cache: keep,
     peers,
     codec: (await loadErasureModuleFromDisk()).createCodec(),
-    staged: (fid, index) => uploads.stagedSegment(fid, index),
+    staged: (fid, index, into) => uploads.stagedSegment(fid, index, into),
+    // One set of reusable segment buffers for uploads and downloads.
+    buffers: processor.buffers,
     onSegment: (source) => metrics.segmentsFrom[source]++,
     onFragment: (ok) => metrics.fragmentFetches[ok ? 'ok' : 'failed']++,
   });

@@ -4,6 +4,7 @@ import { InternalAuthError, UNSIGNED_PAYLOAD, verifyInternal } from '../auth/int
 import { ChainDispatchError } from '../chain/port.ts';
 import type { CipherSpec } from '../pipeline/cipher.ts';
 import { iterableSource } from '../pipeline/source.ts';
+import { sendStream } from '../http/node-response.ts';
 import { readFile } from '../retrieve/file-reader.ts';
 import type { OriginEnv, OriginServices } from './context.ts';
 import { describeFile, parseRange } from './download.ts';
@@ -104,14 +105,13 @@ export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
     const status = range ? 206 : 200;
     if (c.req.method === 'HEAD') return c.body(null, status, headers);
     const chunks = readFile(s.retriever, { fid, size: file.size, cipher: sseKey(c), range: { start, end }, signal: c.req.raw.signal });
+    // The first segment is fetched before the status is sent, so a missing file is an error, not a truncated body.
     const first = await chunks.next();
-    const body = ReadableStream.from(
-      (async function* () {
-        if (!first.done) yield first.value;
-        yield* chunks;
-      })(),
-    );
-    return new Response(body, { status, headers });
+    const body = (async function* () {
+      if (!first.done) yield first.value;
+      yield* chunks;
+    })();
+    return sendStream(c, status, headers, body, (err) => console.error(`origin: internal read of ${fid} broke off: ${(err as Error).message}`));
   });
 }
 

@@ -80,8 +80,11 @@ export class SegmentCache {
     return this.#path(key);
   }
 
-  /** The cached segment, or undefined (counted as a miss). */
-  async get(fid: string, index: number): Promise<Uint8Array | undefined> {
+  /**
+   * The cached segment, or undefined (counted as a miss). Read into `into` when given (a reused buffer: a fresh
+   * 32 MiB one costs more in page faults than the read), else into a new buffer.
+   */
+  async get(fid: string, index: number, into?: Uint8Array): Promise<Uint8Array | undefined> {
     const key = `${fid}/${index}`;
     const size = this.#entries.get(key);
     if (size === undefined) {
@@ -89,7 +92,7 @@ export class SegmentCache {
       return undefined;
     }
     try {
-      const bytes = await readFile(this.#path(key));
+      const bytes = into ? await readInto(this.#path(key), into) : await readFile(this.#path(key));
       this.#entries.delete(key);
       this.#entries.set(key, size);
       const now = new Date();
@@ -165,5 +168,22 @@ export class SegmentCache {
       this.#stats.evictions++;
       await rm(this.#path(key), { force: true });
     }
+  }
+}
+
+/** Reads a whole file into the start of `into`; fails if it does not fit. */
+export async function readInto(path: string, into: Uint8Array): Promise<Uint8Array> {
+  const file = await open(path, 'r');
+  try {
+    let at = 0;
+    for (;;) {
+      const { bytesRead } = await file.read(into, at, into.length - at, at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+      if (at === into.length && (await file.read(new Uint8Array(1), 0, 1, at)).bytesRead > 0) throw new Error(`${path} is larger than the buffer`);
+    }
+    return into.subarray(0, at);
+  } finally {
+    await file.close();
   }
 }

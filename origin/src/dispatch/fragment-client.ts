@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { signHeaders, type MessageSigner } from '../auth/signed-message.ts';
+import { FragmentReadError, httpGetInto } from './fragment-reader.ts';
 
 /**
  * The gateway side of the CESS storage-node fragment protocol (what CESS miners speak since 2024-09):
@@ -84,9 +85,8 @@ export class FragmentClient {
    * web-stream bodies cost several times the CPU for 8 MiB responses, and reads fan out to 4 nodes at once.
    */
   get(endpoint: string, ref: FragmentRef, options: { range?: { start: number; end: number }; signal?: AbortSignal } = {}): Promise<AsyncIterable<Uint8Array>> {
-    const url = new URL(`${endpoint.includes('://') ? endpoint : `http://${endpoint}`}`.replace(/\/+$/, '') + '/fragment');
-    const headers: Record<string, string> = { Fid: ref.fid, Fragment: ref.hash, ...signHeaders(this.#signer) };
-    if (options.range) headers.Range = `bytes=${options.range.start}-${options.range.end}`;
+    const url = fragmentUrl(endpoint);
+    const headers = this.#headers(ref, options.range);
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -105,8 +105,51 @@ export class FragmentClient {
     });
   }
 
+  /**
+   * Fetches a fragment (or the inclusive byte range of it) into `into`; resolves with the number of bytes.
+   * `onBytes` sees each piece of `into` as it fills. Plain-http endpoints are read straight into `into`
+   * (fragment-reader.ts); https ones through node:https.
+   */
+  async getInto(
+    endpoint: string,
+    ref: FragmentRef,
+    into: Uint8Array,
+    options: { range?: { start: number; end: number }; signal?: AbortSignal; onBytes?: (bytes: Uint8Array) => void } = {},
+  ): Promise<number> {
+    const url = fragmentUrl(endpoint);
+    if (url.protocol === 'http:') {
+      const timeout = AbortSignal.timeout(this.#timeoutMs);
+      try {
+        return await httpGetInto(url, into, {
+          headers: this.#headers(ref, options.range),
+          signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
+          onBytes: options.onBytes,
+        });
+      } catch (err) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        if (err instanceof FragmentReadError) throw new FragmentTransferError(`could not read fragment ${ref.hash.slice(0, 12)}: ${err.message}`, err.status);
+        throw new FragmentTransferError(`${url}: ${(err as Error).message}`, undefined, { cause: err });
+      }
+    }
+    let at = 0;
+    for await (const chunk of await this.get(endpoint, ref, options)) {
+      options.signal?.throwIfAborted();
+      if (at + chunk.length > into.length) throw new FragmentTransferError(`${endpoint} sent more than ${into.length} bytes`);
+      into.set(chunk, at);
+      options.onBytes?.(into.subarray(at, at + chunk.length));
+      at += chunk.length;
+    }
+    return at;
+  }
+
+  #headers(ref: FragmentRef, range?: { start: number; end: number }): Record<string, string> {
+    const headers: Record<string, string> = { Fid: ref.fid, Fragment: ref.hash, ...signHeaders(this.#signer) };
+    if (range) headers.Range = `bytes=${range.start}-${range.end}`;
+    return headers;
+  }
+
   async #fetch(endpoint: string, method: string, ref: FragmentRef, signal: AbortSignal | undefined, init: RequestInit & { duplex?: 'half' }) {
-    const url = `${endpoint.includes('://') ? endpoint : `http://${endpoint}`}`.replace(/\/+$/, '') + '/fragment';
+    const url = fragmentUrl(endpoint);
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     try {
       return await fetch(url, {
@@ -120,4 +163,9 @@ export class FragmentClient {
       throw new FragmentTransferError(`${url}: ${(err as Error).message}`, undefined, { cause: err });
     }
   }
+}
+
+/** `{endpoint}/fragment`; endpoints on chain may lack the scheme (plain http then). */
+function fragmentUrl(endpoint: string): URL {
+  return new URL(`${endpoint.includes('://') ? endpoint : `http://${endpoint}`}`.replace(/\/+$/, '') + '/fragment');
 }

@@ -70,8 +70,8 @@ export class CacheAnnouncer {
         this.#announce(fid, index);
         this.#withdrawGone();
       },
-      get: async (fid, index) => {
-        const bytes = await cache.get(fid, index);
+      get: async (fid, index, into) => {
+        const bytes = await cache.get(fid, index, into);
         if (!bytes) this.#withdrawGone();
         return bytes;
       },

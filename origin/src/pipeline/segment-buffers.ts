@@ -28,3 +28,34 @@ export class SegmentBufferCache {
     return this.#free.length;
   }
 }
+
+/**
+ * A segment buffer with several holders (a download sending it, the cache writing it): it goes back to its buffer
+ * cache when the last holder releases it. Buffers not from a cache (`cache` undefined) are left to the GC.
+ */
+export class SegmentLease {
+  readonly bytes: Uint8Array;
+  readonly #cache?: SegmentBufferCache;
+  #holders = 1;
+
+  constructor(bytes: Uint8Array, cache?: SegmentBufferCache) {
+    this.bytes = bytes;
+    this.#cache = cache;
+  }
+
+  static from(cache: SegmentBufferCache): SegmentLease {
+    return new SegmentLease(cache.take(), cache);
+  }
+
+  /** One more holder; each calls `release` once. */
+  retain(): this {
+    if (this.#holders === 0) throw new Error('segment lease used after its release');
+    this.#holders++;
+    return this;
+  }
+
+  release(): void {
+    if (this.#holders === 0) throw new Error('segment lease released twice');
+    if (--this.#holders === 0) this.#cache?.give(this.bytes);
+  }
+}

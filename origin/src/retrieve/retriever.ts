@@ -6,6 +6,7 @@ import type { FragmentClient } from '../dispatch/fragment-client.ts';
 import type { NodeHealth } from '../dispatch/node-health.ts';
 import type { SegmentPeers } from '../p2p/segment-peers.ts';
 import { DATA_SHARDS, FRAGMENT_COUNT, FRAGMENT_SIZE, SEGMENT_SIZE } from '../pipeline/constants.ts';
+import { SegmentBufferCache, SegmentLease } from '../pipeline/segment-buffers.ts';
 
 export class SegmentUnavailableError extends Error {
   override name = 'SegmentUnavailableError';
@@ -20,8 +21,10 @@ export interface RetrieverOptions {
   health: NodeHealth;
   codec: ReedSolomon;
   cache?: SegmentCache;
-  /** Reads a segment still staged on this origin, if any. */
-  staged?: (fid: string, index: number) => Promise<Uint8Array | undefined>;
+  /** Reads a segment still staged on this origin, if any (into `into`). */
+  staged?: (fid: string, index: number, into: Uint8Array) => Promise<Uint8Array | undefined>;
+  /** Where segment buffers come from and go back to. @default a cache of its own keeping 4 */
+  buffers?: SegmentBufferCache;
   /** Other origins that may hold the segment in their caches; asked before storage nodes. */
   peers?: SegmentPeers;
   /** Start one more fragment fetch when the outstanding ones take longer than this. @default 2000 */
@@ -40,23 +43,59 @@ export interface RetrieverOptions {
 export class Retriever {
   readonly #o: RetrieverOptions;
   readonly #records = new Map<string, { record: FileRecord; at: number }>();
+  readonly #buffers: SegmentBufferCache;
 
   constructor(options: RetrieverOptions) {
     this.#o = options;
+    this.#buffers = options.buffers ?? new SegmentBufferCache(4);
   }
 
-  /** The stored bytes (ciphertext if encrypted) of segment `index` of `fid`: exactly SEGMENT_SIZE bytes. */
-  async segment(fid: string, index: number, signal?: AbortSignal): Promise<Uint8Array> {
-    const cached = await this.#o.cache?.get(fid, index);
-    if (cached) {
-      this.#o.onSegment?.('cache');
-      return cached;
+  /**
+   * The stored bytes (ciphertext if encrypted) of segment `index` of `fid`: exactly SEGMENT_SIZE bytes, in a
+   * reused buffer that the caller must release.
+   */
+  async segment(fid: string, index: number, signal?: AbortSignal): Promise<SegmentLease> {
+    const lease = SegmentLease.from(this.#buffers);
+    try {
+      for (const [source, read] of [
+        ['cache', this.#o.cache && ((into: Uint8Array) => this.#o.cache!.get(fid, index, into))],
+        ['staging', this.#o.staged && ((into: Uint8Array) => this.#o.staged!(fid, index, into))],
+      ] as const) {
+        const local = await read?.(lease.bytes);
+        if (!local) continue;
+        if (local.length !== SEGMENT_SIZE) throw new SegmentUnavailableError(`segment ${index} of ${fid} is ${local.length} bytes on this origin`);
+        this.#o.onSegment?.(source);
+        return lease;
+      }
+      const fromNetwork = await this.#fromNetwork(fid, index, lease.bytes, signal);
+      if (fromNetwork !== lease.bytes) {
+        lease.release();
+        return this.#cached(fid, index, new SegmentLease(fromNetwork));
+      }
+      return this.#cached(fid, index, lease);
+    } catch (err) {
+      lease.release();
+      throw err;
     }
-    const staged = await this.#o.staged?.(fid, index);
-    if (staged) {
-      this.#o.onSegment?.('staging');
-      return staged;
+  }
+
+  /** A SEGMENT_SIZE working buffer from the same reused buffers (e.g. for decrypted segments). */
+  buffer(): SegmentLease {
+    return SegmentLease.from(this.#buffers);
+  }
+
+  /** Caches a segment read from the network in the background: the reader should not wait for 32 MiB to reach the disk. */
+  #cached(fid: string, index: number, lease: SegmentLease): SegmentLease {
+    const cache = this.#o.cache;
+    if (cache) {
+      lease.retain();
+      cache.put(fid, index, lease.bytes).catch(() => {}).finally(() => lease.release());
     }
+    return lease;
+  }
+
+  /** From peer origins or storage nodes: the peer's own buffer, or `into` filled from storage nodes. */
+  async #fromNetwork(fid: string, index: number, into: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
     const record = await this.fileRecord(fid, signal);
     if (!record) throw new SegmentUnavailableError(`file ${fid} is not stored on chain`);
     const spec = record.segments[index];
@@ -66,15 +105,12 @@ export class Retriever {
       const fromPeer = await this.#o.peers.fetch({ fid, index, hash: spec.hash }, signal);
       if (fromPeer) {
         this.#o.onSegment?.('peers');
-        this.#o.cache?.put(fid, index, fromPeer).catch(() => {});
         return fromPeer;
       }
     }
-    const segment = await this.#fromNodes(fid, spec, signal);
+    await this.#fromNodes(fid, spec, into, signal);
     this.#o.onSegment?.('storage-nodes');
-    // Cache in the background: the reader should not wait for 32 MiB to reach the disk.
-    this.#o.cache?.put(fid, index, segment).catch(() => {});
-    return segment;
+    return into;
   }
 
   /** A cached segment's file went missing: drop the entry so the next read goes to the network. */
@@ -108,7 +144,8 @@ export class Retriever {
     return record;
   }
 
-  async #fromNodes(fid: string, spec: FileRecord['segments'][number], signal?: AbortSignal): Promise<Uint8Array> {
+  /** Fills `segment` (SEGMENT_SIZE) from storage nodes. */
+  async #fromNodes(fid: string, spec: FileRecord['segments'][number], segment: Uint8Array, signal?: AbortSignal): Promise<void> {
     const endpoints = new Map((await this.#o.chain.miners({ signal })).map((m) => [m.account, m.endpoint]));
     // Data fragments first, then parity; nodes known to be failing last.
     const order = [...Array(FRAGMENT_COUNT).keys()].sort(
@@ -118,7 +155,6 @@ export class Retriever {
         a - b,
     );
     // Data fragments land straight in their quarter of the segment; parity fragments in their own buffers.
-    const segment = new Uint8Array(SEGMENT_SIZE);
     const target = (column: number) =>
       column < DATA_SHARDS ? segment.subarray(column * FRAGMENT_SIZE, (column + 1) * FRAGMENT_SIZE) : new Uint8Array(FRAGMENT_SIZE);
     const got = new Map<number, Uint8Array>();
@@ -177,7 +213,7 @@ export class Retriever {
     if ([...got.keys()].every((c) => c < DATA_SHARDS)) {
       // The segment is its four data fragments, each verified against its on-chain hash: nothing to decode, and
       // hashing 32 MiB again would only re-check what the uploader declared.
-      return segment;
+      return;
     }
     // Missing data quarters are rebuilt in place, into the segment itself, and the result is checked whole.
     const shards = Array.from({ length: FRAGMENT_COUNT }, (_, c) => got.get(c) ?? (c < DATA_SHARDS ? target(c) : null));
@@ -185,25 +221,15 @@ export class Retriever {
     this.#o.codec.reconstructData(shards, { present });
     const hash = createHash('sha256').update(segment).digest('hex');
     if (hash !== spec.hash) throw new SegmentUnavailableError(`segment rebuilt from verified fragments hashes to ${hash}, not ${spec.hash}`);
-    return segment;
   }
 
   /** Fetches a fragment into `bytes` (FRAGMENT_SIZE) and checks its hash. */
   async #fetchFragment(endpoint: string | undefined, fid: string, hash: string, bytes: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
     if (!endpoint) throw new Error('storage node has no endpoint on chain');
-    const body = await this.#o.client.get(endpoint, { fid, hash }, { signal });
-    let at = 0;
     // Hashed as it arrives, so the check costs no time after the last byte.
     const sha = createHash('sha256');
-    for await (const chunk of body) {
-      // Once enough fragments arrived, a straggler must not write into a quarter that is being rebuilt.
-      signal.throwIfAborted();
-      if (at + chunk.length > FRAGMENT_SIZE) throw new Error('storage node sent more than a fragment');
-      bytes.set(chunk, at);
-      sha.update(chunk);
-      at += chunk.length;
-    }
-    if (at !== FRAGMENT_SIZE) throw new Error(`storage node sent ${at} bytes, not a whole fragment`);
+    const n = await this.#o.client.getInto(endpoint, { fid, hash }, bytes, { signal, onBytes: (piece) => sha.update(piece) });
+    if (n !== FRAGMENT_SIZE) throw new Error(`storage node sent ${n} bytes, not a whole fragment`);
     const actual = sha.digest('hex');
     if (actual !== hash) throw new Error(`storage node sent bytes hashing to ${actual.slice(0, 12)}…, not the fragment`);
     return bytes;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
-import type { SegmentCache } from '../cache/segment-cache.ts';
+import { readInto, type SegmentCache } from '../cache/segment-cache.ts';
 import { ChainDispatchError, type Chain } from '../chain/port.ts';
 import { NotEnoughNodesError, sleep, type Dispatcher } from '../dispatch/dispatcher.ts';
 import type { CipherSpec } from '../pipeline/cipher.ts';
@@ -129,10 +129,11 @@ export class UploadService {
   }
 
   /** A staged segment of a FID, while this origin still holds it. */
-  async stagedSegment(fid: string, index: number): Promise<Uint8Array | undefined> {
+  async stagedSegment(fid: string, index: number, into?: Uint8Array): Promise<Uint8Array | undefined> {
     const record = [...this.#records.values()].find((r) => r.fid === fid && r.state !== 'stored');
     if (!record) return undefined;
-    return readFile(this.#o.journal.segmentPath(record.id, index)).catch(() => undefined);
+    const path = this.#o.journal.segmentPath(record.id, index);
+    return (into ? readInto(path, into) : readFile(path)).catch(() => undefined);
   }
 
   /** Picks up every journaled upload after a restart; drops uploads that never finished staging. */
