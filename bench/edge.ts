@@ -1,7 +1,7 @@
 /**
  * S3 through the edge (wrangler dev → origin → 12 storage nodes, the whole local stack) against s3rver, a plain
- * single-copy S3 server on the local disk, with the same client for both in the same run (PUT: @aws-sdk/client-s3
- * with streamed bodies; GET: aws4fetch-signed node:http requests): PUT and GET MB/s for 1 MiB and 256 MiB objects,
+ * single-copy S3 server on the local disk, with the same client for both in the same run (curl, requests signed by
+ * aws4fetch; bodies uploaded from files written before the clock starts): PUT and GET MB/s for 1 MiB and 256 MiB objects,
  * GET again once the edge has the object in its Cache API, and the time to first byte of a 1 MiB range of a 1 GiB
  * object. One JSON line per case; every line carries the CPU
  * seconds each process group spent in it, which is where the time goes on this 2-core machine.
@@ -9,10 +9,11 @@
  * `npm run bench:edge`. Settings: BENCH_ROUNDS (5), BENCH_SMALL_COUNT (16 objects of 1 MiB per sample),
  * BENCH_LARGE_MB (256), BENCH_RANGE_OBJECT_MB (1024), BENCH_RANGES (8), BENCH_GET_REPEATS (3 cached reads per round).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ import { freePort, startStack, type RunningStack } from '../test/support/stack.t
 import { envInt, median } from './lib.ts';
 
 const MiB = 1024 * 1024;
+const execFileAsync = promisify(execFile);
 const ROUNDS = envInt('BENCH_ROUNDS', 5);
 const SMALL_COUNT = envInt('BENCH_SMALL_COUNT', 16);
 const LARGE = envInt('BENCH_LARGE_MB', 256) * MiB;
@@ -34,8 +36,8 @@ const GET_REPEATS = envInt('BENCH_GET_REPEATS', 3);
 const SEGMENT = 32 * MiB;
 const BUCKET = 'bench';
 const CACHE_HEADER = 'x-deoss-cache';
-/** One connection pool for the GETs of both servers. */
-const keepAlive = new HttpAgent({ keepAlive: true });
+/** Where object bodies wait for curl to upload them. */
+const bodyDir = await mkdtemp(join(tmpdir(), 'bench-edge-bodies-'));
 /** Random bytes the object bodies are cut from. */
 const pool = randomBytes(16 * MiB);
 
@@ -68,6 +70,7 @@ try {
   await stack.stop();
   await rm(s3rver.dir, { recursive: true, force: true });
   await rm(stack.home, { recursive: true, force: true });
+  await rm(bodyDir, { recursive: true, force: true });
 }
 
 /**
@@ -104,9 +107,11 @@ async function objectCases(label: string, size: number, count: number): Promise<
     const keys = new Map(targets.map((t) => [t, Array.from({ length: count }, (_, i) => `${label}/r${round}-${i}-${randomBytes(4).toString('hex')}`)]));
     await phase('put', order, warm, async (t) => {
       const before = t.impl === 'deoss-edge' ? await storedFids() : undefined;
+      const files = await Promise.all(keys.get(t)!.map((key) => bodyFile(key, size)));
       const m = measure();
-      for (const key of keys.get(t)!) await put(t, key, size);
+      for (const [i, key] of keys.get(t)!.entries()) await put(t, key, files[i]);
       const r = m();
+      await Promise.all(files.map((f) => rm(f)));
       // The S3 answer comes once the origin holds the bytes durably; dispatch to the 12 storage nodes goes on in
       // the background. Wait for it (the chain's file records), so it does not slow whatever is measured next.
       if (before) {
@@ -121,6 +126,7 @@ async function objectCases(label: string, size: number, count: number): Promise<
       for (const key of keys.get(t)!) await get(t, key, size);
       const r = m();
       if (t.impl === 'deoss-edge' && !warm) sources.push(diff(await originSegments(), segments0));
+      for (const key of keys.get(t)!) await checkStamp(t, key);
       return r;
     });
     for (const key of keys.get(edge)!) await untilCached(edge, key, size);
@@ -174,9 +180,11 @@ async function rangeCases(): Promise<void> {
   const offsets = Array.from({ length: RANGES }, (_, i) => Math.floor((i * RANGE_OBJECT) / RANGES) + 12_345);
   for (const t of targets) {
     const before = t.impl === 'deoss-edge' ? await storedFids() : undefined;
+    const file = await bodyFile(key, RANGE_OBJECT);
     const m = measure();
-    await put(t, key, RANGE_OBJECT);
+    await put(t, key, file);
     const r = m();
+    await rm(file);
     console.log(JSON.stringify({ bench: `put-${RANGE_OBJECT / MiB}MiB`, impl: t.impl, MBps: round1(RANGE_OBJECT / 1e6 / r.seconds), rounds: 1, bytes: RANGE_OBJECT, cpuSeconds: r.cpu }));
     if (before) await untilStored(before, 1);
   }
@@ -255,11 +263,9 @@ function target(impl: Target['impl'], endpoint: string, creds: { accessKeyId: st
     region: creds.region,
     forcePathStyle: true,
     credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey },
-    // The same wire format for both servers: plain bodies with Content-Length and UNSIGNED-PAYLOAD (s3rver knows no
-    // aws-chunked trailers), and no Expect: 100-continue (wrangler dev never answers it: every PUT would wait 1 s).
+    // Only for bucket setup and deletes (the measured requests go through curl).
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    expectContinueHeader: false,
   });
   return { impl, endpoint, s3, signed: new AwsClient({ ...creds, service: 's3' }) };
 }
@@ -285,45 +291,54 @@ function body(size: number, tag: string): Readable {
   );
 }
 
-async function put(t: Target, key: string, size: number): Promise<void> {
-  await t.s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body(size, key), ContentLength: size, ContentType: 'application/octet-stream' }));
+/** Writes an object's body to a temporary file (before the clock starts: curl uploads it from there). */
+async function bodyFile(key: string, size: number): Promise<string> {
+  const path = join(bodyDir, key.replace(/\//g, '_'));
+  await pipeline(body(size, key), createWriteStream(path));
+  return path;
 }
 
 /**
- * GETs and drains an object; checks its length, its first bytes (the stamp) and, if asked, the edge's cache header.
- * Signed by aws4fetch, moved by node:http with 'data' events: the SDK's response stream (async iteration of ~64 KiB
- * chunks) cost this one-threaded client more CPU than either server spent, so GETs measured the client.
+ * The client is curl (headers signed by aws4fetch): a Node client moving hundreds of MB/s costs this 2-core machine
+ * about a core by itself, which would measure the client, not the servers. Same client, same wire format for both
+ * servers: Content-Length bodies with UNSIGNED-PAYLOAD (s3rver knows no aws-chunked trailers), and curl's own
+ * `Expect: 100-continue` on uploads (answered by s3rver and by the local edge's front).
  */
-async function get(t: Target, key: string, size: number, expectCache?: 'hit'): Promise<void> {
-  const signed = await t.signed.sign(`${t.endpoint}/${BUCKET}/${key}`);
-  const headers: Record<string, string> = {};
-  signed.headers.forEach((v, k) => (headers[k] = v));
-  await new Promise<void>((resolve, reject) => {
-    const req = httpRequest(signed.url, { headers, agent: keepAlive }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        return reject(new Error(`${t.impl} GET ${key}: ${res.statusCode}`));
-      }
-      if (expectCache && res.headers[CACHE_HEADER] !== expectCache) {
-        res.resume();
-        return reject(new Error(`${t.impl} ${key}: ${CACHE_HEADER} is ${res.headers[CACHE_HEADER]}, expected ${expectCache}`));
-      }
-      let n = 0;
-      let head = Buffer.alloc(0);
-      res.on('data', (chunk: Buffer) => {
-        if (head.length < 16) head = Buffer.concat([head, chunk]).subarray(0, 16);
-        n += chunk.length;
-      });
-      res.on('end', () => {
-        if (n !== size) reject(new Error(`${t.impl} ${key}: got ${n} bytes, expected ${size}`));
-        else if (!head.equals(Buffer.from(key.padEnd(48, '.').slice(0, 16)))) reject(new Error(`${t.impl} ${key}: wrong bytes`));
-        else resolve();
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
+async function curl(t: Target, method: 'GET' | 'PUT', key: string, extra: Record<string, string>, args: string[]): Promise<{ status: number; size: number; headers: Map<string, string> }> {
+  const signed = await t.signed.sign(`${t.endpoint}/${BUCKET}/${encodeURI(key)}`, { method, headers: extra });
+  const headerArgs: string[] = [];
+  signed.headers.forEach((v, k) => {
+    if (k !== 'host') headerArgs.push('-H', `${k}: ${v}`);
   });
+  const { stdout } = await execFileAsync('curl', ['-sS', '-X', method, '-D', '-', '-w', '\n%{http_code} %{size_download}', ...headerArgs, ...args, signed.url], { maxBuffer: 1024 * 1024 });
+  const lines = stdout.trimEnd().split(/\r?\n/);
+  const [status, size] = lines.pop()!.split(' ').map(Number);
+  const headers = new Map<string, string>();
+  for (const line of lines) {
+    const at = line.indexOf(':');
+    if (at > 0) headers.set(line.slice(0, at).trim().toLowerCase(), line.slice(at + 1).trim());
+  }
+  return { status, size, headers };
+}
+
+async function put(t: Target, key: string, file: string): Promise<void> {
+  const r = await curl(t, 'PUT', key, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-type': 'application/octet-stream' }, ['-T', file, '-o', '/dev/null']);
+  if (r.status !== 200) throw new Error(`${t.impl} PUT ${key}: ${r.status}`);
+}
+
+/** GETs and drains an object (to /dev/null); checks its status, its length and, if asked, the edge's cache header. */
+async function get(t: Target, key: string, size: number, expectCache?: 'hit'): Promise<void> {
+  const r = await curl(t, 'GET', key, {}, ['-o', '/dev/null']);
+  if (r.status !== 200) throw new Error(`${t.impl} GET ${key}: ${r.status}`);
+  if (r.size !== size) throw new Error(`${t.impl} ${key}: got ${r.size} bytes, expected ${size}`);
+  if (expectCache && r.headers.get(CACHE_HEADER) !== expectCache) throw new Error(`${t.impl} ${key}: ${CACHE_HEADER} is ${r.headers.get(CACHE_HEADER)}, expected ${expectCache}`);
+}
+
+/** Checks an object's first bytes (its stamp), outside the clock: the timed GETs only count bytes. */
+async function checkStamp(t: Target, key: string): Promise<void> {
+  const res = await t.signed.fetch(`${t.endpoint}/${BUCKET}/${key}`, { headers: { Range: 'bytes=0-15' } });
+  const head = Buffer.from(await res.arrayBuffer());
+  if (!head.equals(Buffer.from(key.padEnd(48, '.').slice(0, 16)))) throw new Error(`${t.impl} ${key}: wrong bytes`);
 }
 
 async function rangeTtfb(t: Target, key: string, start: number, end: number): Promise<{ ttfbMs: number; cache?: string }> {
@@ -418,8 +433,10 @@ function cpuOf(pid: number): number {
 function cpuNow(): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [name, pids] of Object.entries(groups)) out[name] = pids.reduce((a, p) => a + cpuOf(p), 0);
-  const self = process.cpuUsage();
-  out.client = (self.user + self.system) / 1e6;
+  // This process and the curl processes it has waited for (cutime, cstime).
+  const self = readFileSync('/proc/self/stat', 'utf8');
+  const f = self.slice(self.lastIndexOf(')') + 2).split(' ');
+  out.client = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
   return out;
 }
 

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeDurably } from '../uploads/durable-file.ts';
+import { startContinueFront } from './continue-front.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -24,7 +25,10 @@ export interface EdgeProcessOptions {
 }
 
 export interface EdgeProcess {
+  /** The public address: the 100-continue front (continue-front.ts) in this process, in front of wrangler dev. */
   url: string;
+  /** wrangler dev's own address, behind the front. */
+  wranglerUrl: string;
   pid: number;
   process: ChildProcess;
 }
@@ -43,12 +47,14 @@ export async function persistentSecret(home: string, name: string): Promise<stri
 }
 
 /**
- * Runs the edge worker locally under `wrangler dev` (workerd), its Durable Object state under $DEOSS_HOME/edge.
+ * Runs the edge worker locally under `wrangler dev` (workerd), its Durable Object state under $DEOSS_HOME/edge,
+ * behind a front on the public port that answers `Expect: 100-continue` (workerd never does; Cloudflare does).
  * Secrets reach the worker through an env file in $DEOSS_HOME (mode 0600), not the command line.
  */
 export async function startEdgeProcess(o: EdgeProcessOptions): Promise<EdgeProcess> {
   // A port in use would let another process answer our readiness check (and get our dev key): refuse early.
   await assertPortFree(o.port);
+  const wranglerPort = await freeLocalPort();
   const envFile = join(o.home, 'secrets', 'edge.env');
   const vars: Record<string, string> = {
     EDGE_ORIGINS: JSON.stringify(o.origins),
@@ -71,7 +77,7 @@ export async function startEdgeProcess(o: EdgeProcessOptions): Promise<EdgeProce
       '--config', join(ROOT, 'wrangler.toml'),
       '--local',
       '--ip', '127.0.0.1',
-      '--port', String(o.port),
+      '--port', String(wranglerPort),
       '--inspector-port', '0',
       '--persist-to', join(o.home, 'edge'),
       '--env-file', envFile,
@@ -88,19 +94,39 @@ export async function startEdgeProcess(o: EdgeProcessOptions): Promise<EdgeProce
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
-  const url = `http://127.0.0.1:${o.port}`;
+  const wranglerUrl = `http://127.0.0.1:${wranglerPort}`;
   const until = Date.now() + (o.readyTimeoutMs ?? 90_000);
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the edge (wrangler dev) exited with ${child.exitCode}:\n${output}`);
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${wranglerUrl}/healthz`).then((r) => r.ok, () => false);
     if (ok) break;
     if (Date.now() > until) {
       child.kill('SIGTERM');
-      throw new Error(`the edge did not answer on ${url} in time:\n${output}`);
+      throw new Error(`the edge did not answer on ${wranglerUrl} in time:\n${output}`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { url, pid: child.pid!, process: child };
+  try {
+    const front = await startContinueFront({ host: '127.0.0.1', port: o.port, target: { host: '127.0.0.1', port: wranglerPort } });
+    child.once('exit', () => void front.close());
+    return { url: front.url, wranglerUrl, pid: child.pid!, process: child };
+  } catch (err) {
+    child.kill('SIGTERM');
+    throw err;
+  }
+}
+
+/** A port nothing listens on right now (the kernel's pick). */
+async function freeLocalPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 async function assertPortFree(port: number): Promise<void> {

@@ -1,0 +1,184 @@
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+
+/** Longest request head the front parses; a longer one turns the connection into a plain byte pipe. */
+export const MAX_REQUEST_HEAD_BYTES = 64 * 1024;
+
+const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n');
+
+/**
+ * A TCP front for the local edge that answers `Expect: 100-continue`. workerd (and so `wrangler dev`) never sends
+ * `100 Continue`, so clients that ask for it wait their whole timeout before sending a body: 1 s per PUT for the AWS
+ * CLI and curl, several for the JavaScript SDK. Cloudflare's network answers it in production; locally this front
+ * does. Bytes pass through unchanged in both directions; the front only follows the framing of requests
+ * (Content-Length and chunked bodies) to find each request head, and answers `100 Continue` for the ones that ask.
+ */
+export async function startContinueFront(o: { host: string; port: number; target: { host: string; port: number } }): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  // Half-open both ways: a client may finish sending before the answer comes back.
+  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = connect({ port: o.target.port, host: o.target.host, allowHalfOpen: true });
+    sockets.add(client).add(upstream);
+    const framer = new RequestFramer(() => client.write(CONTINUE));
+    const closeBoth = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('data', (chunk: Buffer) => {
+      framer.push(chunk);
+      if (!upstream.write(chunk)) client.pause();
+    });
+    upstream.on('drain', () => client.resume());
+    upstream.pipe(client);
+    client.on('end', () => upstream.end());
+    client.on('error', closeBoth).on('close', closeBoth);
+    upstream.on('error', closeBoth);
+    // The upstream is done once it closed: the pipe has ended the client's side with its last bytes.
+    upstream.on('close', () => {
+      sockets.delete(upstream);
+      if (client.writableEnded) return;
+      closeBoth();
+    });
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  return {
+    url: `http://${o.host}:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+type State = 'head' | 'body' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'trailers' | 'opaque';
+
+/**
+ * Follows HTTP/1.1 request framing over a connection's bytes and calls `onExpectContinue` for each request head
+ * that carries `Expect: 100-continue`. It reads bytes and never changes them; anything it cannot follow (an
+ * upgrade, CONNECT, a head over MAX_REQUEST_HEAD_BYTES, bad framing) makes the rest of the connection opaque.
+ */
+export class RequestFramer {
+  #state: State = 'head';
+  /** Bytes of the current head, chunk-size line or trailer section, collected until it ends. */
+  #line = Buffer.alloc(0);
+  #remaining = 0;
+  readonly #onExpectContinue: () => void;
+
+  constructor(onExpectContinue: () => void) {
+    this.#onExpectContinue = onExpectContinue;
+  }
+
+  get opaque(): boolean {
+    return this.#state === 'opaque';
+  }
+
+  push(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length && this.#state !== 'opaque') {
+      switch (this.#state) {
+        case 'body':
+        case 'chunk-data': {
+          const n = Math.min(this.#remaining, chunk.length - at);
+          at += n;
+          this.#remaining -= n;
+          if (this.#remaining === 0) {
+            if (this.#state === 'chunk-data') {
+              this.#state = 'chunk-end';
+              this.#remaining = 2;
+            } else this.#state = 'head';
+          }
+          break;
+        }
+        case 'chunk-end': {
+          const n = Math.min(this.#remaining, chunk.length - at);
+          at += n;
+          this.#remaining -= n;
+          if (this.#remaining === 0) this.#state = 'chunk-size';
+          break;
+        }
+        default:
+          at = this.#collect(chunk, at);
+      }
+    }
+  }
+
+  /** Collects a head, a chunk-size line or trailers up to its terminator; returns where the next byte starts. */
+  #collect(chunk: Buffer, at: number): number {
+    const terminator = this.#state === 'chunk-size' ? '\r\n' : '\r\n\r\n';
+    const before = this.#line.length;
+    this.#line = Buffer.concat([this.#line, chunk.subarray(at)]);
+    // The trailer section of a chunked body with no trailers is just the blank line.
+    if (this.#state === 'trailers' && this.#line.subarray(0, 2).toString('latin1') === '\r\n') return this.#finish(at, before, 2);
+    const end = this.#line.indexOf(terminator, Math.max(0, before - terminator.length + 1), 'latin1');
+    if (end < 0) {
+      if (this.#line.length > MAX_REQUEST_HEAD_BYTES) this.#state = 'opaque';
+      return chunk.length;
+    }
+    return this.#finish(at, before, end + terminator.length);
+  }
+
+  /** The collected item ends `length` bytes into #line: act on it, keep the rest of the chunk for the next state. */
+  #finish(at: number, before: number, length: number): number {
+    const text = this.#line.subarray(0, length).toString('latin1');
+    this.#line = Buffer.alloc(0);
+    const next = at + (length - before);
+    switch (this.#state) {
+      case 'head':
+        this.#onHead(text);
+        break;
+      case 'chunk-size': {
+        const size = /^([0-9a-fA-F]+)[ \t]*(?:;[^\r\n]*)?\r\n$/.exec(text);
+        if (!size) this.#state = 'opaque';
+        else if (Number.parseInt(size[1], 16) === 0) this.#state = 'trailers';
+        else {
+          this.#state = 'chunk-data';
+          this.#remaining = Number.parseInt(size[1], 16);
+        }
+        break;
+      }
+      case 'trailers':
+        this.#state = 'head';
+        break;
+    }
+    return next;
+  }
+
+  #onHead(text: string): void {
+    // Blank lines between requests are allowed (RFC 9112 §2.2).
+    const head = text.replace(/^(\r\n)+/, '');
+    if (head === '') return;
+    const [requestLine, ...lines] = head.slice(0, -4).split('\r\n');
+    const fields = new Map<string, string>();
+    for (const line of lines) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      const name = line.slice(0, colon).trim().toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      fields.set(name, fields.has(name) ? `${fields.get(name)}, ${value}` : value);
+    }
+    const method = requestLine.split(' ')[0];
+    if (method === 'CONNECT' || fields.has('upgrade')) {
+      this.#state = 'opaque';
+      return;
+    }
+    if (/^100-continue$/i.test(fields.get('expect') ?? '') && requestLine.endsWith('HTTP/1.1')) this.#onExpectContinue();
+    const encoding = fields.get('transfer-encoding');
+    const length = fields.get('content-length');
+    if (encoding) {
+      this.#state = /(^|,)\s*chunked\s*$/i.test(encoding) ? 'chunk-size' : 'opaque';
+    } else if (length !== undefined) {
+      if (!/^\d+$/.test(length)) this.#state = 'opaque';
+      else if (Number(length) > 0) {
+        this.#state = 'body';
+        this.#remaining = Number(length);
+      }
+    }
+  }
+}
