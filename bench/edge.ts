@@ -109,7 +109,7 @@ async function objectCases(label: string, size: number, count: number): Promise<
       const before = t.impl === 'deoss-edge' ? await storedFids() : undefined;
       const files = await Promise.all(keys.get(t)!.map((key) => bodyFile(key, size)));
       const m = measure();
-      for (const [i, key] of keys.get(t)!.entries()) await put(t, key, files[i]);
+      await putAll(t, keys.get(t)!, files);
       const r = m();
       await Promise.all(files.map((f) => rm(f)));
       // The S3 answer comes once the origin holds the bytes durably; dispatch to the 12 storage nodes goes on in
@@ -123,7 +123,7 @@ async function objectCases(label: string, size: number, count: number): Promise<
     await phase('get', order, warm, async (t) => {
       const segments0 = await originSegments();
       const m = measure();
-      for (const key of keys.get(t)!) await get(t, key, size);
+      await getAll(t, keys.get(t)!, size);
       const r = m();
       if (t.impl === 'deoss-edge' && !warm) sources.push(diff(await originSegments(), segments0));
       for (const key of keys.get(t)!) await checkStamp(t, key);
@@ -133,7 +133,7 @@ async function objectCases(label: string, size: number, count: number): Promise<
     for (let rep = 0; rep < GET_REPEATS; rep++) {
       await phase('get-again', rep % 2 ? [...order].reverse() : order, warm, async (t) => {
         const m = measure();
-        for (const key of keys.get(t)!) await get(t, key, size, t.impl === 'deoss-edge' ? 'hit' : undefined);
+        await getAll(t, keys.get(t)!, size, t.impl === 'deoss-edge' ? 'hit' : undefined);
         return m();
       });
     }
@@ -182,7 +182,7 @@ async function rangeCases(): Promise<void> {
     const before = t.impl === 'deoss-edge' ? await storedFids() : undefined;
     const file = await bodyFile(key, RANGE_OBJECT);
     const m = measure();
-    await put(t, key, file);
+    await putAll(t, [key], [file]);
     const r = m();
     await rm(file);
     console.log(JSON.stringify({ bench: `put-${RANGE_OBJECT / MiB}MiB`, impl: t.impl, MBps: round1(RANGE_OBJECT / 1e6 / r.seconds), rounds: 1, bytes: RANGE_OBJECT, cpuSeconds: r.cpu }));
@@ -299,39 +299,44 @@ async function bodyFile(key: string, size: number): Promise<string> {
 }
 
 /**
- * The client is curl (headers signed by aws4fetch): a Node client moving hundreds of MB/s costs this 2-core machine
- * about a core by itself, which would measure the client, not the servers. Same client, same wire format for both
- * servers: Content-Length bodies with UNSIGNED-PAYLOAD (s3rver knows no aws-chunked trailers), and curl's own
- * `Expect: 100-continue` on uploads (answered by s3rver and by the local edge's front).
+ * The client is curl (headers signed by aws4fetch), one process per batch of requests so that it reuses its
+ * connection: a Node client moving hundreds of MB/s costs this 2-core machine about a core by itself, and a process
+ * per request costs more than a 1 MiB transfer, either of which would measure the client, not the servers. Same
+ * client, same wire format for both servers: Content-Length bodies with UNSIGNED-PAYLOAD (s3rver knows no aws-chunked
+ * trailers), and curl's own `Expect: 100-continue` on uploads (answered by s3rver and by the local edge's front).
  */
-async function curl(t: Target, method: 'GET' | 'PUT', key: string, extra: Record<string, string>, args: string[]): Promise<{ status: number; size: number; headers: Map<string, string> }> {
-  const signed = await t.signed.sign(`${t.endpoint}/${BUCKET}/${encodeURI(key)}`, { method, headers: extra });
-  const headerArgs: string[] = [];
-  signed.headers.forEach((v, k) => {
-    if (k !== 'host') headerArgs.push('-H', `${k}: ${v}`);
-  });
-  const { stdout } = await execFileAsync('curl', ['-sS', '-X', method, '-D', '-', '-w', '\n%{http_code} %{size_download}', ...headerArgs, ...args, signed.url], { maxBuffer: 1024 * 1024 });
-  const lines = stdout.trimEnd().split(/\r?\n/);
-  const [status, size] = lines.pop()!.split(' ').map(Number);
-  const headers = new Map<string, string>();
-  for (const line of lines) {
-    const at = line.indexOf(':');
-    if (at > 0) headers.set(line.slice(0, at).trim().toLowerCase(), line.slice(at + 1).trim());
+async function curlBatch(t: Target, method: 'GET' | 'PUT', requests: { key: string; args: string[] }[]): Promise<{ status: number; size: number; cache: string }[]> {
+  const args: string[] = [];
+  for (const [i, r] of requests.entries()) {
+    const extra: Record<string, string> = method === 'PUT' ? { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-type': 'application/octet-stream' } : {};
+    const signed = await t.signed.sign(`${t.endpoint}/${BUCKET}/${encodeURI(r.key)}`, { method, headers: extra });
+    if (i > 0) args.push('--next');
+    args.push('-sS', '-X', method, '-o', '/dev/null', '-w', `%{http_code} %{size_download} %header{${CACHE_HEADER}}\n`, ...r.args);
+    signed.headers.forEach((v, k) => {
+      if (k !== 'host') args.push('-H', `${k}: ${v}`);
+    });
+    args.push(signed.url);
   }
-  return { status, size, headers };
+  const { stdout } = await execFileAsync('curl', args, { maxBuffer: 1024 * 1024 });
+  return stdout.trimEnd().split('\n').map((line) => {
+    const [status, size, cache] = line.split(' ');
+    return { status: Number(status), size: Number(size), cache: cache ?? '' };
+  });
 }
 
-async function put(t: Target, key: string, file: string): Promise<void> {
-  const r = await curl(t, 'PUT', key, { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-type': 'application/octet-stream' }, ['-T', file, '-o', '/dev/null']);
-  if (r.status !== 200) throw new Error(`${t.impl} PUT ${key}: ${r.status}`);
+async function putAll(t: Target, keys: string[], files: string[]): Promise<void> {
+  const results = await curlBatch(t, 'PUT', keys.map((key, i) => ({ key, args: ['-T', files[i]] })));
+  for (const [i, r] of results.entries()) if (r.status !== 200) throw new Error(`${t.impl} PUT ${keys[i]}: ${r.status}`);
 }
 
-/** GETs and drains an object (to /dev/null); checks its status, its length and, if asked, the edge's cache header. */
-async function get(t: Target, key: string, size: number, expectCache?: 'hit'): Promise<void> {
-  const r = await curl(t, 'GET', key, {}, ['-o', '/dev/null']);
-  if (r.status !== 200) throw new Error(`${t.impl} GET ${key}: ${r.status}`);
-  if (r.size !== size) throw new Error(`${t.impl} ${key}: got ${r.size} bytes, expected ${size}`);
-  if (expectCache && r.headers.get(CACHE_HEADER) !== expectCache) throw new Error(`${t.impl} ${key}: ${CACHE_HEADER} is ${r.headers.get(CACHE_HEADER)}, expected ${expectCache}`);
+/** GETs and drains objects (to /dev/null); checks status, length and, if asked, the edge's cache header. */
+async function getAll(t: Target, keys: string[], size: number, expectCache?: 'hit'): Promise<void> {
+  const results = await curlBatch(t, 'GET', keys.map((key) => ({ key, args: [] })));
+  for (const [i, r] of results.entries()) {
+    if (r.status !== 200) throw new Error(`${t.impl} GET ${keys[i]}: ${r.status}`);
+    if (r.size !== size) throw new Error(`${t.impl} ${keys[i]}: got ${r.size} bytes, expected ${size}`);
+    if (expectCache && r.cache !== expectCache) throw new Error(`${t.impl} ${keys[i]}: ${CACHE_HEADER} is ${r.cache}, expected ${expectCache}`);
+  }
 }
 
 /** Checks an object's first bytes (its stamp), outside the clock: the timed GETs only count bytes. */
