@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFile, rm, mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -51,6 +51,8 @@ describe('RequestFramer', () => {
   });
 });
 
+const download = randomBytes(24 * 1024 * 1024 + 5);
+
 describe('startContinueFront', () => {
   let upstream: Server;
   let received: { method: string; sha: string; expect?: string }[] = [];
@@ -60,6 +62,12 @@ describe('startContinueFront', () => {
   beforeAll(async () => {
     // A server that, like workerd, never sends 100 Continue itself (no checkContinue answer until the body is read).
     upstream = createServer((req, res) => {
+      if (req.method === 'GET') {
+        res.writeHead(200, { 'Content-Length': String(download.length) });
+        // Many writes of varied sizes, so reads at the front land at every kind of boundary.
+        for (let at = 0, step = 1; at < download.length; at += step, step = (step * 7 + 13) % 300_000) res.write(download.subarray(at, at + step));
+        return res.end();
+      }
       const sha = createHash('sha256');
       req.on('data', (c) => sha.update(c));
       req.on('end', () => {
@@ -96,5 +104,12 @@ describe('startContinueFront', () => {
       { method: 'PUT', sha, expect: '100-continue' },
       { method: 'PUT', sha, expect: '100-continue' },
     ]);
+  });
+
+  it('passes large answers through byte for byte', async () => {
+    const path = join(dir, 'download');
+    await execFileAsync('curl', ['-sS', '-o', path, `${front.url}/big`, '--next', '-sS', '-o', `${path}2`, `${front.url}/big`]);
+    const expected = createHash('sha256').update(download).digest('hex');
+    for (const p of [path, `${path}2`]) expect(createHash('sha256').update(await readFile(p)).digest('hex')).toBe(expected);
   });
 });

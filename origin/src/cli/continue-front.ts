@@ -3,6 +3,9 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 /** Longest request head the front parses; a longer one turns the connection into a plain byte pipe. */
 export const MAX_REQUEST_HEAD_BYTES = 64 * 1024;
 
+/** Bytes of an answer moved per read. */
+const ANSWER_BUFFER_BYTES = 256 * 1024;
+
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n');
 
 /**
@@ -16,7 +19,22 @@ export async function startContinueFront(o: { host: string; port: number; target
   const sockets = new Set<Socket>();
   // Half-open both ways: a client may finish sending before the answer comes back.
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
-    const upstream = connect({ port: o.target.port, host: o.target.host, allowHalfOpen: true });
+    // Answers (downloads, mostly) are read into one buffer per connection and written out before the next read:
+    // piping them would allocate a buffer per read, and the garbage collection that causes costs more than the copy.
+    const answer = Buffer.allocUnsafe(ANSWER_BUFFER_BYTES);
+    const upstream = connect({
+      port: o.target.port,
+      host: o.target.host,
+      allowHalfOpen: true,
+      onread: {
+        buffer: answer,
+        callback: (n) => {
+          client.write(answer.subarray(0, n), () => upstream.resume());
+          upstream.pause();
+          return false;
+        },
+      },
+    });
     sockets.add(client).add(upstream);
     const framer = new RequestFramer(() => client.write(CONTINUE));
     const closeBoth = () => {
@@ -30,11 +48,11 @@ export async function startContinueFront(o: { host: string; port: number; target
       if (!upstream.write(chunk)) client.pause();
     });
     upstream.on('drain', () => client.resume());
-    upstream.pipe(client);
+    upstream.on('end', () => client.end());
     client.on('end', () => upstream.end());
     client.on('error', closeBoth).on('close', closeBoth);
     upstream.on('error', closeBoth);
-    // The upstream is done once it closed: the pipe has ended the client's side with its last bytes.
+    // The upstream is done once it closed: its 'end' has ended the client's side after its last bytes.
     upstream.on('close', () => {
       sockets.delete(upstream);
       if (client.writableEnded) return;
