@@ -9,6 +9,7 @@ import { describeFile, parseRange } from './download.ts';
 import { ApiError } from './errors.ts';
 import { paddedName, sseKey } from './internal.ts';
 import { requiredSpace } from './upload.ts';
+import { requestBody } from '../http/node-request.ts';
 
 /** One piece of a composed object: a staged part, or a byte range of a stored file. */
 export type ComposeSource = { part: string } | { fid: string; start?: number; end?: number };
@@ -55,7 +56,7 @@ export function partRoutes(app: Hono<OriginEnv>, s: OriginServices, signed: Midd
         signal: c.req.raw.signal,
       });
     } else {
-      const body = c.req.raw.body;
+      const body = requestBody(c);
       if (!body) throw new ApiError(400, 'empty body');
       chunks = (async function* () {
         for await (const chunk of body) {

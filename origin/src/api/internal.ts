@@ -11,6 +11,7 @@ import { describeFile, parseRange } from './download.ts';
 import { ApiError } from './errors.ts';
 import { partRoutes } from './internal-parts.ts';
 import { requiredSpace } from './upload.ts';
+import { requestBody } from '../http/node-request.ts';
 
 /**
  * Routes for the edge only, each signed with the shared secret (auth/internal-hmac.ts); without a configured
@@ -31,7 +32,7 @@ export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
     // URI-encoded by the edge: S3 keys may hold any Unicode character, header values may not.
     const fileName = decodeName(c.req.header('X-Deoss-File-Name') ?? 'object');
     if (!owner || !territoryName) throw new ApiError(400, 'X-Deoss-Owner and X-Deoss-Territory are required');
-    const body = c.req.raw.body;
+    const body = requestBody(c);
     if (!body) throw new ApiError(400, 'empty body');
     const territory = await s.chain.territory(owner, territoryName);
     if (!territory) throw new ApiError(400, 'please purchase territory first');

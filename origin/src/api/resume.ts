@@ -8,6 +8,7 @@ import { requireSignature } from './auth.ts';
 import type { OriginEnv, OriginServices } from './context.ts';
 import { ApiError } from './errors.ts';
 import { checkFileName, checkSpace, cipherFromHeaders, respond } from './upload.ts';
+import { requestBody } from '../http/node-request.ts';
 
 interface ResumeState {
   account: string;
@@ -101,7 +102,7 @@ export function parseContentRange(header: string | undefined): { start: number; 
 
 /** Writes exactly `length` body bytes at `offset` and fsyncs; refuses bodies of another length. */
 async function writeChunk(path: string, offset: number, length: number, c: Context): Promise<void> {
-  const body = c.req.raw.body;
+  const body = requestBody(c);
   if (!body) throw new ApiError(400, 'empty chunk');
   const file = await open(path, 'a+').then(async (f) => {
     await f.close();

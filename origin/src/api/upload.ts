@@ -7,6 +7,7 @@ import type { UploadRecord } from '../uploads/journal.ts';
 import { requireSignature } from './auth.ts';
 import type { OriginEnv, OriginServices } from './context.ts';
 import { ApiError } from './errors.ts';
+import { requestBody } from '../http/node-request.ts';
 
 /** Upload routes: `PUT /file` (multipart field `file`), `PUT /object/:name` (raw body). */
 export function uploadRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
@@ -14,7 +15,7 @@ export function uploadRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
 
   app.put('/file', signed, async (c) => {
     const boundary = multipartBoundary(c.req.header('Content-Type'));
-    const body = c.req.raw.body;
+    const body = requestBody(c);
     if (!boundary || !body) throw new ApiError(400, 'expected a multipart/form-data body with a field "file"');
     const declared = Number(c.req.header('Content-Length') ?? 0);
     await checkSpace(c, s, declared);
@@ -31,7 +32,7 @@ export function uploadRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
   /** Several files in one multipart body (repeated field `file`); a result per file, as DeOSS answers. */
   app.put('/files', signed, async (c) => {
     const boundary = multipartBoundary(c.req.header('Content-Type'));
-    const body = c.req.raw.body;
+    const body = requestBody(c);
     if (!boundary || !body) throw new ApiError(400, 'expected a multipart/form-data body with fields "file"');
     await checkSpace(c, s, Number(c.req.header('Content-Length') ?? 0));
     const results: { name: string; fid?: string; result: 'success' | 'failed'; reason?: string }[] = [];
@@ -52,7 +53,7 @@ export function uploadRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
   });
 
   app.put('/object/:name', signed, async (c) => {
-    const body = c.req.raw.body;
+    const body = requestBody(c);
     if (!body) throw new ApiError(400, 'empty body');
     await checkSpace(c, s, Number(c.req.header('Content-Length') ?? 0));
     const record = await accept(c, s, decodeURIComponent(c.req.param('name')), body);

@@ -6,6 +6,7 @@ import { sendStream } from '../http/node-response.ts';
 import { FRAGMENT_SIZE, ZERO_FRAGMENT_HASH } from '../pipeline/constants.ts';
 import type { ColumnReporter } from './column-reporter.ts';
 import { CapacityExceededError, FragmentMismatchError, type FragmentDisk } from './fragment-disk.ts';
+import { requestBody } from '../http/node-request.ts';
 
 export interface StorageNodeAppOptions {
   chain: Chain;
@@ -87,7 +88,7 @@ export function storageNodeApp(options: StorageNodeAppOptions): Hono {
   app.put('/fragment', async (c) => {
     const { fid, hash } = await authorize(c);
     if (!(await fragmentIsDeclared(fid, hash))) throw new FragmentHttpError(403, 'fragment is not part of a declared deal');
-    const body = c.req.raw.body;
+    const body = requestBody(c);
     if (hash !== ZERO_FRAGMENT_HASH) {
       const boundary = multipartBoundary(c.req.header('Content-Type'));
       if (!boundary || !body) throw new FragmentHttpError(400, 'expected a multipart/form-data body with a field "file"');
