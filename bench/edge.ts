@@ -396,10 +396,10 @@ async function startS3rver(): Promise<{ url: string; dir: string; process: Child
 
 /** The pids whose CPU time each line reports: the edge (wrangler and its workerd), the origin, the storage nodes, s3rver, this client. */
 function processGroups(s: RunningStack, s3rverProcess: ChildProcess): Record<string, number[]> {
-  const json = s.stack as unknown as { pid: number; edgePid: number; originProcesses: { pid: number }[]; storageNodes: { pid: number }[] };
+  const json = s.stack as unknown as { edgePid: number; edgeFrontPid: number; originProcesses: { pid: number }[]; storageNodes: { pid: number }[] };
   return {
-    // `deoss start` itself runs the edge's 100-continue front (continue-front.ts): its bytes count as the edge's.
-    edge: [json.pid, json.edgePid, ...descendants(json.edgePid)],
+    // The edge's 100-continue front (continue-front.ts, its own process) moves every byte too.
+    edge: [json.edgeFrontPid, json.edgePid, ...descendants(json.edgePid)],
     origin: json.originProcesses.map((o) => o.pid),
     nodes: json.storageNodes.map((n) => n.pid),
     s3rver: [s3rverProcess.pid!],

@@ -854,3 +854,24 @@ describe('CESS storage of multipart uploads', () => {
     expect(files.filter((f) => f.size === PART_BYTES || f.size === BIG_BYTES - 2 * PART_BYTES)).toEqual([]);
   });
 });
+
+describe('DeOSS downloads at the edge', () => {
+  it('serves a stored file by FID through the edge cache, saying hit or miss', async () => {
+    const fid = await fidOf(bigUploads[0].path);
+    const read = async () => {
+      const res = await fetch(`${edge.origin}/file/download/${fid}`, { headers: { Range: 'bytes=100-199' } });
+      const bytes = Buffer.from(await res.arrayBuffer());
+      return { status: res.status, cache: res.headers.get('x-deoss-cache'), bytes };
+    };
+    const expected = (await readFile(bigUploads[0].path)).subarray(100, 200);
+    const first = await read();
+    expect(first.status).toBe(206);
+    expect(['hit', 'miss']).toContain(first.cache);
+    expect(first.bytes.equals(expected)).toBe(true);
+    // A miss fills the segment in the background; the same read is then a hit with the same bytes.
+    let again = await read();
+    for (const until = Date.now() + 60_000; again.cache !== 'hit' && Date.now() < until; again = await read()) await new Promise((r) => setTimeout(r, 250));
+    expect(again.cache).toBe('hit');
+    expect(again.bytes.equals(expected)).toBe(true);
+  });
+});

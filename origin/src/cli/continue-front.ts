@@ -1,4 +1,6 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 
 /** Longest request head the front parses; a longer one turns the connection into a plain byte pipe. */
 export const MAX_REQUEST_HEAD_BYTES = 64 * 1024;
@@ -199,4 +201,17 @@ export class RequestFramer {
       }
     }
   }
+}
+
+/**
+ * Run as its own process (`node continue-front.ts --port P --target-port T`): a process with a small heap, because
+ * the buffers of every upload's socket reads drive garbage collections whose cost grows with the heap they mark.
+ * Prints one JSON line when listening.
+ */
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { values } = parseArgs({ options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string' }, 'target-port': { type: 'string' } } });
+  const front = await startContinueFront({ host: values.host!, port: Number(values.port), target: { host: values.host!, port: Number(values['target-port']) } });
+  process.stdout.write(`${JSON.stringify({ ready: true, url: front.url })}\n`);
+  const stop = () => void front.close().then(() => process.exit(0));
+  process.once('SIGTERM', stop).once('SIGINT', stop);
 }

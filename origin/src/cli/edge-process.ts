@@ -5,7 +5,6 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeDurably } from '../uploads/durable-file.ts';
-import { startContinueFront } from './continue-front.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -29,8 +28,12 @@ export interface EdgeProcess {
   url: string;
   /** wrangler dev's own address, behind the front. */
   wranglerUrl: string;
+  /** wrangler dev. */
   pid: number;
   process: ChildProcess;
+  /** The front's own process (it exits with wrangler, and wrangler with it). */
+  frontPid: number;
+  front: ChildProcess;
 }
 
 /** A secret kept in $DEOSS_HOME (mode 0600) so restarts of the stack keep using it. */
@@ -107,13 +110,30 @@ export async function startEdgeProcess(o: EdgeProcessOptions): Promise<EdgeProce
     await new Promise((r) => setTimeout(r, 250));
   }
   try {
-    const front = await startContinueFront({ host: '127.0.0.1', port: o.port, target: { host: '127.0.0.1', port: wranglerPort } });
-    child.once('exit', () => void front.close());
-    return { url: front.url, wranglerUrl, pid: child.pid!, process: child };
+    const front = await startFrontProcess(o.port, wranglerPort);
+    child.once('exit', () => front.process.kill('SIGTERM'));
+    front.process.once('exit', () => child.kill('SIGTERM'));
+    return { url: front.url, wranglerUrl, pid: child.pid!, process: child, frontPid: front.process.pid!, front: front.process };
   } catch (err) {
     child.kill('SIGTERM');
     throw err;
   }
+}
+
+/** Starts continue-front.ts as its own process on `port`, in front of `targetPort`; resolves once it listens. */
+function startFrontProcess(port: number, targetPort: number): Promise<{ url: string; process: ChildProcess }> {
+  const script = fileURLToPath(new URL('./continue-front.ts', import.meta.url));
+  const child = spawn(process.execPath, [script, '--port', String(port), '--target-port', String(targetPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve({ url: (JSON.parse(line) as { url: string }).url, process: child });
+    });
+    child.once('exit', (code) => reject(new Error(`the edge's 100-continue front exited with ${code} before listening on ${port}`)));
+    child.once('error', reject);
+  });
 }
 
 /** A port nothing listens on right now (the kernel's pick). */

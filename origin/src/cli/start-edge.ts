@@ -49,6 +49,7 @@ export async function startStackEdge(o: {
     return { edge, s3: { accessKeyId: created.accessKeyId, secretAccessKey: created.secretAccessKey, region } };
   } catch (err) {
     edge.process.kill('SIGTERM');
+    edge.front.kill('SIGTERM');
     throw err;
   }
 }

@@ -108,10 +108,10 @@ export async function startCommand(argv: string[]): Promise<number> {
     if (edge) {
       children.push({ role: 'edge', url: edge.edge.url, pid: edge.edge.pid, process: edge.edge.process });
       // Stopped with the rest: a terminal's Ctrl-C reaches wrangler itself, a SIGTERM to `deoss start` does not.
-      spawned.push(edge.edge.process);
+      spawned.push(edge.edge.process, edge.edge.front);
     }
     const stack = {
-      ...(edge ? { edge: edge.edge.url, edgePid: edge.edge.pid, s3: edge.s3 } : {}),
+      ...(edge ? { edge: edge.edge.url, edgePid: edge.edge.pid, edgeFrontPid: edge.edge.frontPid, s3: edge.s3 } : {}),
       origin: origin.url,
       origins: origins.map((o) => o.url),
       originProcesses: origins.map((o) => ({ url: o.url, pid: o.pid, gateway: o.gateway, p2p: o.p2p })),

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { contentTypeFor, isMedia } from '../../../origin/src/api/mime.ts';
-import { readObject } from '../cdn/object-reader.ts';
+import { CACHE_STATUS_HEADER, openObject } from '../cdn/object-reader.ts';
 import { edgeContextOf, type EdgeContext, type EdgeEnv } from '../context.ts';
 import { parseByteRange } from '../http/range.ts';
 
@@ -53,7 +53,9 @@ export function deossRoutes(): Hono<EdgeEnv> {
       if (range) headers.set('Content-Range', `bytes ${start}-${end}/${meta.size}`);
       const status = range ? 206 : 200;
       if (c.req.method === 'HEAD') return new Response(null, { status, headers });
-      return new Response(readObject([{ fid, size: meta.size }], { start, end }, e.cdn), { status, headers });
+      const { body, cache } = await openObject([{ fid, size: meta.size }], { start, end }, e.cdn);
+      headers.set(CACHE_STATUS_HEADER, cache);
+      return new Response(body, { status, headers });
     });
   }
   // The rest of the DeOSS API is the origin's.
