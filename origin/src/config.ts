@@ -44,6 +44,17 @@ export interface OriginConfig {
   maxPartBytes: number;
   /** Staged parts of uploads never completed are removed after this long, ms. Env DEOSS_PART_MAX_AGE_MS. @default 7 days */
   partMaxAgeMs: number;
+  /**
+   * Write-behind for the edge's unencrypted objects (uploads/pack-store.ts): answer once the raw bytes are durable
+   * on the origin, code and dispatch afterwards, small objects packed together. Env DEOSS_WRITE_BEHIND=on|off. @default on
+   */
+  writeBehind: boolean;
+  /** Objects up to this size share packs. Env DEOSS_PACK_OBJECT_MAX_BYTES. @default 8 MiB */
+  packObjectMaxBytes: number;
+  /** An open pack is sealed after this long, ms. Env DEOSS_PACK_MAX_AGE_MS. @default 1000 */
+  packMaxAgeMs: number;
+  /** Unsealed write-behind bytes beyond which uploads wait. Env DEOSS_WRITE_BEHIND_MAX_BYTES. @default 2 GiB */
+  writeBehindMaxBytes: number;
   /** Storage nodes to prefer when placing columns (accounts). */
   preferredMiners: string[];
   /** How long delivered columns may stay unreported before they move to other nodes, ms. @default 10 min */
@@ -135,6 +146,10 @@ export function originConfig(overrides: Partial<OriginConfig> = {}, env: NodeJS.
     edgeSecret: env.DEOSS_EDGE_SECRET || undefined,
     maxPartBytes: int(env.DEOSS_MAX_PART_BYTES, 5 * GiB),
     partMaxAgeMs: int(env.DEOSS_PART_MAX_AGE_MS, 7 * 24 * 3600 * 1000),
+    writeBehind: flag('DEOSS_WRITE_BEHIND', true),
+    packObjectMaxBytes: int(env.DEOSS_PACK_OBJECT_MAX_BYTES, 8 * 1024 * 1024),
+    packMaxAgeMs: int(env.DEOSS_PACK_MAX_AGE_MS, 1000),
+    writeBehindMaxBytes: int(env.DEOSS_WRITE_BEHIND_MAX_BYTES, 2 * GiB),
     preferredMiners: list(env.DEOSS_PREFERRED_MINERS),
     reportTimeoutMs: int(env.DEOSS_REPORT_TIMEOUT_MS, 600_000),
     cacheEnabled: flag('DEOSS_CACHE', true),

@@ -18,7 +18,9 @@ import { Libp2pSegmentPeers } from './p2p/libp2p-peers.ts';
 import { noPeers, type SegmentPeers } from './p2p/segment-peers.ts';
 import { Retriever } from './retrieve/retriever.ts';
 import { UploadJournal } from './uploads/journal.ts';
+import { PackStore } from './uploads/pack-store.ts';
 import { PartStore } from './uploads/part-store.ts';
+import { deleteOwnedFile } from './api/stored.ts';
 import { UploadService } from './uploads/upload-service.ts';
 
 export interface OriginComponents {
@@ -88,12 +90,27 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
   const sweepParts = () => parts.sweep().catch((err) => log?.(`part sweep failed: ${err}`));
   await sweepParts();
   const partSweeper = setInterval(sweepParts, 3600_000).unref();
+  // Filled in below: a sealed pack's file is deleted the way the edge's own deletes are.
+  let servicesRef: OriginServices | undefined;
+  const packs =
+    config.writeBehind && config.edgeSecret
+      ? await PackStore.open({
+          dir: join(config.home, 'packs'),
+          uploads,
+          objectMaxBytes: config.packObjectMaxBytes,
+          maxAgeMs: config.packMaxAgeMs,
+          pendingMaxBytes: config.writeBehindMaxBytes,
+          deleteFile: async (owner, fid) => void (await deleteOwnedFile(servicesRef!, owner, fid)),
+          log,
+        })
+      : undefined;
   const services: OriginServices = {
     config,
     chain,
     gateway: chain.account,
     uploads,
     parts,
+    packs,
     retriever,
     cache,
     peers,
@@ -102,6 +119,7 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
     accountLimiter: new RateLimiter({ perMinute: config.accountRatePerMinute, burst: config.accountRatePerMinute }),
     ipLimiter: new RateLimiter({ perMinute: config.ipRatePerMinute, burst: config.ipRatePerMinute }),
   };
+  servicesRef = services;
   const app = originApp(services);
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
@@ -115,6 +133,7 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
   }
   const resumed = await uploads.resumeAll();
   if (resumed) log?.(`resumed ${resumed} journaled upload(s)`);
+  packs?.start();
   const announced = await announcer.announceExisting(cacheDir);
   if (announced) log?.(`announced ${announced} cached segment(s) to peers`);
   return {
@@ -124,6 +143,7 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
     async close() {
       clearInterval(partSweeper);
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await packs?.close();
       await uploads.close();
       dispatcher.close();
       await processor.close();

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { signInternal } from '../../origin/src/auth/internal-hmac.ts';
 import { signHeaders } from '../../origin/src/auth/signed-message.ts';
 import { accountFromSuri, type Account } from '../../origin/src/chain/accounts.ts';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestFile } from '../../origin/src/pipeline/file-digest.ts';
 import { startCluster, type Cluster } from '../support/cluster.ts';
@@ -17,7 +17,8 @@ let alice: Account;
 let bob: Account;
 
 beforeAll(async () => {
-  cluster = await startCluster({ env: { DEOSS_MAX_UPLOAD_BYTES: String(MAX_UPLOAD), DEOSS_EDGE_SECRET: EDGE_SECRET } });
+  // Packs stay open long enough that sequential test uploads share one.
+  cluster = await startCluster({ env: { DEOSS_MAX_UPLOAD_BYTES: String(MAX_UPLOAD), DEOSS_EDGE_SECRET: EDGE_SECRET, DEOSS_PACK_MAX_AGE_MS: '4000' } });
   alice = await accountFromSuri(cluster.user.suri);
   bob = await accountFromSuri('//Bob');
 }, 120_000);
@@ -233,6 +234,67 @@ describe('origin refuses bad input clearly and loses nothing', () => {
     expect((await release(object.fid)).status).toBe(200);
     expect((await release(object.fid)).status).toBe(404);
     expect((await fetch(`${cluster.origin.url}/file/metadata/${object.fid}`)).status).toBe(404);
+  });
+
+  it('writes unencrypted edge objects behind, packed, through a crash, and deletes the pack once all are released', async () => {
+    const internal = async (method: string, path: string, headers: Record<string, string> = {}, body?: Uint8Array) => {
+      const sha = body === undefined ? undefined : createHash('sha256').update(body).digest('hex');
+      return fetch(`${cluster.origin.url}${path}`, { method, body, headers: { ...signInternal(EDGE_SECRET, method, path, sha), ...headers } });
+    };
+    const owner = { 'X-Deoss-Owner': alice.address, 'X-Deoss-Territory': cluster.user.territory, 'X-Deoss-File-Name': 'small.bin' };
+    const putObject = async (bytes: Uint8Array) => {
+      const res = await internal('PUT', '/internal/object', owner, bytes);
+      expect(res.status).toBe(200);
+      const stored = (await res.json()) as { fid: string; size: number; md5: string; state: string };
+      expect(stored).toMatchObject({ size: bytes.length, md5: createHash('md5').update(bytes).digest('hex'), state: 'packed' });
+      return stored.fid;
+    };
+    const read = async (ref: string, range?: string) => {
+      const res = await internal('GET', `/internal/object/${ref}`, range ? { Range: range } : {});
+      return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()) };
+    };
+    const metric = async (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(await (await fetch(`${cluster.origin.url}/metrics`)).text())?.[1]);
+    const until = async (what: string, ok: () => Promise<boolean>) => {
+      const deadline = Date.now() + 60_000;
+      while (!(await ok())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+
+    const objects = [randomBytes(100 * 1024), randomBytes(MiB), randomBytes(2 * MiB + 3)];
+    const refs: string[] = [];
+    for (const o of objects) refs.push(await putObject(o));
+    const packId = refs[0].split('-')[1];
+    expect(refs.every((r) => /^pack-[0-9a-f]{32}-\d+-\d+$/.test(r) && r.split('-')[1] === packId)).toBe(true); // one shared pack
+    // Readable at once, from the staged pack.
+    expect(await metric('deoss_origin_write_behind_packs')).toBeGreaterThan(0);
+    for (const [i, ref] of refs.entries()) expect((await read(ref)).bytes.equals(objects[i])).toBe(true);
+    expect(await read(refs[2], 'bytes=10-1048585')).toMatchObject({ status: 206, bytes: objects[2].subarray(10, 1048586) });
+
+    // Killed before the pack is sealed: committed objects survive and the pack is sealed after the restart.
+    await cluster.origin.stop('SIGKILL');
+    await cluster.restartOrigin();
+    for (const [i, ref] of refs.entries()) expect((await read(ref)).bytes.equals(objects[i])).toBe(true);
+    await until('the pack to be stored', async () => (await metric('deoss_origin_write_behind_packs')) === 0 && (await metric('deoss_origin_uploads_unsettled')) === 0);
+    const { fid } = JSON.parse(await readFile(join(cluster.home, 'packs', packId, 'sealed.json'), 'utf8')) as { fid: string };
+    expect((await fetch(`${cluster.origin.url}/file/metadata/${fid}`)).status).toBe(200);
+    // Now a range of the pack's CESS file, from the chain's record and the storage nodes.
+    for (const [i, ref] of refs.entries()) expect((await read(ref)).bytes.equals(objects[i])).toBe(true);
+    const copy = await internal('PUT', '/internal/part', { 'X-Deoss-Copy-Fid': refs[1], 'X-Deoss-Copy-Range': 'bytes=5-9' });
+    expect(await copy.json()).toMatchObject({ size: 5, md5: createHash('md5').update(objects[1].subarray(5, 10)).digest('hex') });
+
+    expect((await read(`pack-${'ab'.repeat(16)}-30-5`)).status).toBe(404);
+    expect((await read('pack-xyz')).status).toBe(400);
+    const release = (ref: string, account = alice.address) => internal('DELETE', `/internal/object/${ref}`, { 'X-Deoss-Owner': account });
+    expect((await release(refs[0], bob.address)).status).toBe(404); // not bob's
+    for (const ref of refs.slice(0, 2)) expect((await release(ref)).status).toBe(200);
+    expect((await read(refs[0])).status).toBe(404);
+    expect((await read(refs[2])).bytes.equals(objects[2])).toBe(true); // the pack lives while a member does
+    expect((await fetch(`${cluster.origin.url}/file/metadata/${fid}`)).status).toBe(200);
+    expect((await release(refs[2])).status).toBe(200);
+    await until('the pack file to leave the chain', async () => (await fetch(`${cluster.origin.url}/file/metadata/${fid}`)).status === 404);
+    expect((await release(refs[2])).status).toBe(404);
   });
 
   it('finishes an upload whose origin was killed during dispatch', async () => {

@@ -44,6 +44,10 @@ function renderMetrics(s: OriginServices): string {
   return [
     `deoss_origin_uploads_total ${m.uploads}`,
     `deoss_origin_upload_bytes_total ${m.uploadBytes}`,
+    // Work owed after the answers: unsealed write-behind packs, and uploads not yet stored on the nodes.
+    `deoss_origin_write_behind_packs ${s.packs?.pending().packs ?? 0}`,
+    `deoss_origin_write_behind_bytes ${s.packs?.pending().bytes ?? 0}`,
+    `deoss_origin_uploads_unsettled ${s.uploads.unsettled()}`,
     `deoss_origin_downloads_total ${m.downloads}`,
     `deoss_origin_download_bytes_total ${m.downloadBytes}`,
     ...Object.entries(m.segmentsFrom).map(([source, n]) => `deoss_origin_segments_served_total{source="${source}"} ${n}`),

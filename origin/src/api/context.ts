@@ -3,6 +3,7 @@ import type { Chain } from '../chain/port.ts';
 import type { OriginConfig } from '../config.ts';
 import type { SegmentPeers } from '../p2p/segment-peers.ts';
 import type { Retriever } from '../retrieve/retriever.ts';
+import type { PackStore } from '../uploads/pack-store.ts';
 import type { PartStore } from '../uploads/part-store.ts';
 import type { UploadService } from '../uploads/upload-service.ts';
 import type { ReplayCache } from '../auth/signed-message.ts';
@@ -40,6 +41,8 @@ export interface OriginServices {
   uploads: UploadService;
   /** Staged S3 multipart parts (internal routes). */
   parts: PartStore;
+  /** Write-behind packs of the edge's unencrypted objects (internal routes); absent when write-behind is off. */
+  packs?: PackStore;
   retriever: Retriever;
   cache: SegmentCache;
   /** Other origins as a segment source (the no-op adapter when peering is off). */

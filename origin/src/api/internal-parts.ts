@@ -2,16 +2,16 @@ import { createHash } from 'node:crypto';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { UNSIGNED_PAYLOAD } from '../auth/internal-hmac.ts';
 import { iterableSource } from '../pipeline/source.ts';
-import { readFile } from '../retrieve/file-reader.ts';
 import { PartKeyError, PartNotFoundError, PartTooLargeError } from '../uploads/part-store.ts';
 import type { OriginEnv, OriginServices } from './context.ts';
-import { describeFile, parseRange } from './download.ts';
+import { parseRange } from './download.ts';
+import { isStoredRef, openStored, type StoredBytes } from './stored.ts';
 import { ApiError } from './errors.ts';
 import { paddedName, sseKey } from './internal.ts';
 import { requiredSpace } from './upload.ts';
 import { requestBody } from '../http/node-request.ts';
 
-/** One piece of a composed object: a staged part, or a byte range of a stored file. */
+/** One piece of a composed object: a staged part, or a byte range of a stored file (a FID or a pack reference). */
 export type ComposeSource = { part: string } | { fid: string; start?: number; end?: number };
 
 export interface ComposeRequest {
@@ -23,7 +23,6 @@ export interface ComposeRequest {
 
 /** Largest compose request body (10,000 parts of S3 with room to spare). */
 const MAX_COMPOSE_BODY = 4 * 1024 * 1024;
-const FID = /^[0-9a-f]{64}$/;
 
 /**
  * S3 multipart support for the edge (all routes signed like the other internal routes):
@@ -48,13 +47,7 @@ export function partRoutes(app: Hono<OriginEnv>, s: OriginServices, signed: Midd
     if (copyFid) {
       const file = await storedFile(s, copyFid);
       const range = parseRange(c.req.header('X-Deoss-Copy-Range'), file.size);
-      chunks = readFile(s.retriever, {
-        fid: copyFid,
-        size: file.size,
-        cipher: sseKey(c, 'X-Deoss-Copy-Sse-Key'),
-        range: range ?? { start: 0, end: file.size - 1 },
-        signal: c.req.raw.signal,
-      });
+      chunks = file.read(range ?? { start: 0, end: file.size - 1 }, { cipher: sseKey(c, 'X-Deoss-Copy-Sse-Key'), signal: c.req.raw.signal });
     } else {
       const body = requestBody(c);
       if (!body) throw new ApiError(400, 'empty body');
@@ -102,10 +95,7 @@ export function partRoutes(app: Hono<OriginEnv>, s: OriginServices, signed: Midd
         if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && 0 <= start && start <= end && end < file.size)) {
           throw new ApiError(416, `range ${start}-${end} is outside file ${source.fid} of ${file.size} bytes`);
         }
-        pieces.push({
-          size: end - start + 1,
-          read: () => readFile(s.retriever, { fid: source.fid, size: file.size, cipher: sourceKey, range: { start, end }, signal: c.req.raw.signal }),
-        });
+        pieces.push({ size: end - start + 1, read: () => file.read({ start, end }, { cipher: sourceKey, signal: c.req.raw.signal }) });
       }
     }
     const total = pieces.reduce((sum, p) => sum + p.size, 0);
@@ -157,15 +147,15 @@ async function composeRequest(c: Context<OriginEnv>): Promise<ComposeRequest> {
     typeof body.fileName === 'string' &&
     Array.isArray(body.sources) &&
     body.sources.length > 0 &&
-    body.sources.every((x) => (typeof x === 'object' && x && 'part' in x ? typeof x.part === 'string' : typeof (x as { fid?: unknown })?.fid === 'string' && FID.test((x as { fid: string }).fid)));
+    body.sources.every((x) => (typeof x === 'object' && x && 'part' in x ? typeof x.part === 'string' : typeof (x as { fid?: unknown })?.fid === 'string' && isStoredRef((x as { fid: string }).fid)));
   if (!ok) throw new ApiError(400, 'compose request: need owner, territory, fileName and a non-empty list of sources ({part} or {fid,start?,end?})');
   return body;
 }
 
-async function storedFile(s: OriginServices, fid: string) {
-  if (!FID.test(fid)) throw new ApiError(400, 'invalid fid');
-  const file = await describeFile(s, fid);
-  if (!file) throw new ApiError(404, `file ${fid} not found`);
+async function storedFile(s: OriginServices, ref: string): Promise<StoredBytes> {
+  if (!isStoredRef(ref)) throw new ApiError(400, 'invalid fid or pack reference');
+  const file = await openStored(s, ref);
+  if (!file) throw new ApiError(404, `file ${ref} not found`);
   return file;
 }
 

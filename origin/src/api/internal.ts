@@ -1,17 +1,17 @@
 import { createHash } from 'node:crypto';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { InternalAuthError, UNSIGNED_PAYLOAD, verifyInternal } from '../auth/internal-hmac.ts';
-import { ChainDispatchError } from '../chain/port.ts';
 import type { CipherSpec } from '../pipeline/cipher.ts';
 import { iterableSource } from '../pipeline/source.ts';
 import { sendStream } from '../http/node-response.ts';
-import { readFile } from '../retrieve/file-reader.ts';
+import { EmptyObjectError, PACK_REF, PackTooLargeError } from '../uploads/pack-store.ts';
 import type { OriginEnv, OriginServices } from './context.ts';
-import { describeFile, parseRange } from './download.ts';
+import { parseRange } from './download.ts';
 import { ApiError } from './errors.ts';
 import { partRoutes } from './internal-parts.ts';
 import { requiredSpace } from './upload.ts';
 import { requestBody } from '../http/node-request.ts';
+import { deleteOwnedFile, isStoredRef, openStored } from './stored.ts';
 
 /**
  * Routes for the edge only, each signed with the shared secret (auth/internal-hmac.ts); without a configured
@@ -19,8 +19,11 @@ import { requestBody } from '../http/node-request.ts';
  * still checks that the owner authorized this gateway when the deal is declared.
  *
  * - `PUT /internal/object` (raw streamed body; headers X-Deoss-Owner, X-Deoss-Territory, X-Deoss-File-Name (URI-encoded),
- *   optional X-Deoss-Sse-Key = base64 32-byte key) → `{fid, size, md5, state}`
- * - `GET|HEAD /internal/object/:fid` with optional Range (and X-Deoss-Sse-Key to decrypt) → the bytes
+ *   optional X-Deoss-Sse-Key = base64 32-byte key) → `{fid, size, md5, state}`. With write-behind on (the default)
+ *   an unencrypted object answers once its bytes are durable here, `fid` being a pack reference
+ *   (`pack-<id>-<offset>-<size>`, state `packed`); every route below takes either a FID or such a reference.
+ * - `GET|HEAD /internal/object/:ref` with optional Range (and X-Deoss-Sse-Key to decrypt) → the bytes
+ * - `DELETE /internal/object/:ref` with X-Deoss-Owner releases a FID or packed object
  */
 export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
   if (!s.config.edgeSecret) return;
@@ -38,6 +41,35 @@ export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
     if (!territory) throw new ApiError(400, 'please purchase territory first');
     if (territory.remainingSpace <= requiredSpace(Number(c.req.header('Content-Length') ?? 0))) throw new ApiError(400, 'insufficient territory space');
     const promised = c.get('promisedSha256');
+    const cipher = sseKey(c);
+    const ack = c.req.header('X-Deoss-Ack') ?? s.config.ackMode;
+    // Unencrypted objects are written behind (uploads/pack-store.ts): answered once their bytes are durable here.
+    // SSE-C objects cannot wait (the key is never kept), and `stored` acks wait for the nodes anyway.
+    if (s.packs && !cipher && ack !== 'stored') {
+      const sha = createHash('sha256');
+      const chunks = (async function* () {
+        for await (const chunk of body) {
+          if (promised !== UNSIGNED_PAYLOAD) sha.update(chunk);
+          yield chunk;
+        }
+      })();
+      const length = Number(c.req.header('Content-Length') ?? NaN);
+      const packed = await s.packs
+        .put(chunks, {
+          owner,
+          territory: territoryName,
+          sizeHint: Number.isSafeInteger(length) ? length : undefined,
+          maxBytes: s.config.maxUploadBytes,
+          signal: c.req.raw.signal,
+          check: () => {
+            if (promised !== UNSIGNED_PAYLOAD && sha.digest('hex') !== promised) throw new ApiError(400, 'body does not match X-Deoss-Content-SHA256');
+          },
+        })
+        .catch(packError);
+      s.metrics.uploads++;
+      s.metrics.uploadBytes += packed.size;
+      return c.json({ fid: packed.ref, size: packed.size, md5: packed.md5, state: 'packed' });
+    }
     const md5 = createHash('md5');
     const sha = createHash('sha256');
     let size = 0;
@@ -53,7 +85,7 @@ export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
     })();
     const record = await s.uploads.stage(
       iterableSource(counted),
-      { owner, territory: territoryName, fileName: paddedName(fileName), cipher: sseKey(c) },
+      { owner, territory: territoryName, fileName: paddedName(fileName), cipher },
       c.req.raw.signal,
       () => {
         if (promised !== UNSIGNED_PAYLOAD && sha.digest('hex') !== promised) throw new ApiError(400, 'body does not match X-Deoss-Content-SHA256');
@@ -61,42 +93,30 @@ export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
     );
     s.metrics.uploads++;
     s.metrics.uploadBytes += size;
-    if ((c.req.header('X-Deoss-Ack') ?? s.config.ackMode) === 'stored') {
+    if (ack === 'stored') {
       const settled = await s.uploads.whenSettled(record, c.req.raw.signal);
       if (settled.state === 'failed') throw new ApiError(502, `upload failed: ${settled.lastError ?? 'unknown reason'}`);
     }
     return c.json({ fid: record.fid, size, md5: md5.digest('hex'), state: record.state });
   });
 
-  // The edge releases a FID when no S3 key refers to it any more. An upload still on its way to the storage nodes
-  // is deleted once it settles (in memory: after an origin restart the edge's retry does it).
-  app.delete('/internal/object/:fid', signed, async (c) => {
-    const fid = c.req.param('fid') ?? '';
+  // The edge releases a FID or packed object when no S3 key refers to it any more.
+  app.delete('/internal/object/:ref', signed, async (c) => {
+    const ref = c.req.param('ref') ?? '';
     const owner = c.req.header('X-Deoss-Owner');
-    if (!/^[0-9a-f]{64}$/.test(fid) || !owner) throw new ApiError(400, 'a fid and X-Deoss-Owner are required');
-    const local = s.uploads.byFid(fid);
-    if (local && local.state !== 'stored' && local.state !== 'failed') {
-      void s.uploads
-        .whenSettled(local)
-        .then((r) => (r.state === 'stored' ? s.chain.deleteFile({ owner, fid }) : undefined))
-        .catch((err) => console.error(`origin: deferred delete of ${fid} failed:`, err));
-      return c.json({ fid, deleted: 'deferred' }, 202);
+    if (!isStoredRef(ref) || !owner) throw new ApiError(400, 'a fid or pack reference and X-Deoss-Owner are required');
+    if (PACK_REF.test(ref)) {
+      const released = await s.packs?.release(ref, owner);
+      return released ? c.json({ fid: ref, deleted: 'released' }) : c.json({ fid: ref, deleted: 'absent' }, 404);
     }
-    try {
-      await s.chain.deleteFile({ owner, fid });
-    } catch (err) {
-      if (err instanceof ChainDispatchError && (err.id === 'fileBank.NonExistent' || err.id === 'fileBank.NotOwner')) return c.json({ fid, deleted: 'absent' }, 404);
-      throw err;
-    }
-    s.retriever.forgetRecord(fid);
-    if (!(await s.chain.file(fid))) await s.cache.delete(fid);
-    return c.json({ fid, deleted: 'now' });
+    const deleted = await deleteOwnedFile(s, owner, ref);
+    return c.json({ fid: ref, deleted }, deleted === 'absent' ? 404 : deleted === 'deferred' ? 202 : 200);
   });
 
-  app.on(['GET', 'HEAD'], '/internal/object/:fid', signed, async (c) => {
-    const fid = c.req.param('fid') ?? '';
-    if (!/^[0-9a-f]{64}$/.test(fid)) throw new ApiError(400, 'invalid fid');
-    const file = await describeFile(s, fid);
+  app.on(['GET', 'HEAD'], '/internal/object/:ref', signed, async (c) => {
+    const ref = c.req.param('ref') ?? '';
+    if (!isStoredRef(ref)) throw new ApiError(400, 'invalid fid or pack reference');
+    const file = await openStored(s, ref);
     if (!file) throw new ApiError(404, 'not found');
     const range = parseRange(c.req.header('Range'), file.size);
     const start = range?.start ?? 0;
@@ -105,14 +125,14 @@ export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
     if (range) headers['Content-Range'] = `bytes ${start}-${end}/${file.size}`;
     const status = range ? 206 : 200;
     if (c.req.method === 'HEAD') return c.body(null, status, headers);
-    const chunks = readFile(s.retriever, { fid, size: file.size, cipher: sseKey(c), range: { start, end }, signal: c.req.raw.signal });
+    const chunks = file.read({ start, end }, { cipher: sseKey(c), signal: c.req.raw.signal });
     // The first segment is fetched before the status is sent, so a missing file is an error, not a truncated body.
     const first = await chunks.next();
     const body = (async function* () {
       if (!first.done) yield first.value;
       yield* chunks;
     })();
-    return sendStream(c, status, headers, body, (err) => console.error(`origin: internal read of ${fid} broke off: ${(err as Error).message}`));
+    return sendStream(c, status, headers, body, (err) => console.error(`origin: internal read of ${ref} broke off: ${(err as Error).message}`));
   });
 }
 
@@ -138,6 +158,12 @@ export function sseKey(c: Context, header = 'X-Deoss-Sse-Key'): Extract<CipherSp
   const key = Buffer.from(value, 'base64');
   if (key.length !== 32) throw new ApiError(400, `${header} must be 32 bytes, base64`);
   return { kind: 'aes-256-gcm', key };
+}
+
+function packError(err: unknown): never {
+  if (err instanceof PackTooLargeError) throw new ApiError(413, err.message);
+  if (err instanceof EmptyObjectError) throw new ApiError(400, err.message);
+  throw err;
 }
 
 function decodeName(value: string): string {

@@ -128,6 +128,13 @@ export class UploadService {
     return [...this.#records.values()].filter((r) => r.fid === fid).sort((a, b) => b.createdAt - a.createdAt)[0];
   }
 
+  /** Uploads not yet stored (or failed): work still owed to the storage nodes and the chain. */
+  unsettled(): number {
+    let n = 0;
+    for (const r of this.#records.values()) if (r.state !== 'stored' && r.state !== 'failed') n++;
+    return n;
+  }
+
   /** A staged segment of a FID, while this origin still holds it. */
   async stagedSegment(fid: string, index: number, into?: Uint8Array): Promise<Uint8Array | undefined> {
     const record = [...this.#records.values()].find((r) => r.fid === fid && r.state !== 'stored');

@@ -46,6 +46,10 @@ export type WebsiteConfig =
 
 /** One origin file an object is made of. */
 export interface StoredFile {
+  /**
+   * What the origin answered for the bytes: a FID, or, for an object written behind, a reference to it in a pack
+   * (`pack-<id>-<offset>-<size>`) that the origin resolves. Either way unique to those bytes, never reused.
+   */
   fid: string;
   size: number;
 }

@@ -83,7 +83,8 @@ export function checkUploadHeaders(h: UploadHeaders): void {
   }
 }
 
-const FID = /^[0-9a-f]{64}$/;
+/** A FID, or the origin's reference to a packed object (`pack-<id>-<offset>-<size>`, origin uploads/pack-store.ts). */
+const FILE_REF = /^(?:[0-9a-f]{64}|pack-[0-9a-f]{32}-\d{1,15}-\d{1,15})$/;
 
 export function checkObjectInput(o: ObjectInput): void {
   checkHeaderFields(o);
@@ -96,7 +97,7 @@ export function checkObjectInput(o: ObjectInput): void {
   if (o.parts.length > L.maxLayoutFiles) throw namespaceError('InvalidArgument', `an object may consist of at most ${L.maxLayoutFiles} files`);
   let total = 0;
   for (const p of o.parts) {
-    if (typeof p?.fid !== 'string' || !FID.test(p.fid)) throw namespaceError('InvalidArgument', 'each part needs a 64-hex FID');
+    if (typeof p?.fid !== 'string' || !FILE_REF.test(p.fid)) throw namespaceError('InvalidArgument', 'each part needs a 64-hex FID or a pack reference');
     if (!Number.isSafeInteger(p.size) || p.size <= 0) throw namespaceError('InvalidArgument', 'each part needs a positive size');
     total += p.size;
   }

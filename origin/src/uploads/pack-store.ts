@@ -1,0 +1,397 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { iterableSource } from '../pipeline/source.ts';
+import { syncDirectory, writeDurably } from './durable-file.ts';
+import type { UploadService } from './upload-service.ts';
+
+/**
+ * Write-behind for the edge's unencrypted objects. An object is acknowledged once its raw bytes are durable on the
+ * origin's disk; it becomes (part of) a CESS file afterwards, in the background. Small objects share "packs": a
+ * CESS file always pads to whole 32 MiB segments and writes 96 MiB of fragments per segment, so a 1 MiB object
+ * stored alone costs 32× its size in coding, hashing and node writes. Packed together, thirty 1 MiB objects cost
+ * one segment.
+ *
+ * The edge keeps the member's reference (`pack-<id>-<offset>-<size>`) where it would keep a FID; reads resolve it
+ * to the pack's staged bytes, or, once sealed, to a byte range of the pack's CESS file. A pack's CESS file begins
+ * with a random header, so its FID is unique: no other object or upload ever shares it, and the file is deleted
+ * from the chain once every member is released.
+ *
+ * On disk, one directory per pack: `pack.json` (owner, territory), `data` (header + members' bytes, appended),
+ * `members` (one JSON line per member, written after its bytes are fsynced: the commit point), `released`
+ * (offsets of released members, one per line), `sealed.json` ({fid}) once the pack is a CESS file.
+ */
+export interface PackStoreOptions {
+  dir: string;
+  uploads: UploadService;
+  /** Objects up to this size share packs; larger ones get a pack of their own. @default 8 MiB */
+  objectMaxBytes?: number;
+  /** A shared pack is sealed once it holds this much (one segment). @default 32 MiB */
+  targetBytes?: number;
+  /** ...or once it has been open this long, ms. @default 1000 */
+  maxAgeMs?: number;
+  /** Unsealed bytes beyond which new objects wait for seals to catch up. @default 2 GiB */
+  pendingMaxBytes?: number;
+  /** Deletes a sealed pack's CESS file once every member is released. */
+  deleteFile: (owner: string, fid: string) => Promise<void>;
+  log?: (msg: string) => void;
+}
+
+export interface PackMember {
+  offset: number;
+  size: number;
+  md5: string;
+}
+
+/** Where a member's bytes are: still staged in the pack's data file, or a range of the sealed pack's CESS file. */
+export type PackedBytes =
+  | { kind: 'staged'; path: string; offset: number; size: number }
+  | { kind: 'file'; fid: string; fileSize: number; offset: number; size: number };
+
+export const PACK_REF = /^pack-([0-9a-f]{32})-(\d{1,15})-(\d{1,15})$/;
+/** Bytes before the first member: a magic line and 16 random bytes, so every pack is a distinct file. */
+const HEADER_MAGIC = Buffer.from('deoss pack v1\n');
+export const PACK_HEADER_BYTES = HEADER_MAGIC.length + 16;
+
+interface Pack {
+  id: string;
+  owner: string;
+  territory: string;
+  dir: string;
+  members: PackMember[];
+  released: Set<number>;
+  /** Bytes in `data`, header included. */
+  size: number;
+  /** open: takes members; writing: one member is being written; sealing: queued or being staged; sealed: a file. */
+  state: 'open' | 'writing' | 'sealing' | 'sealed';
+  solo: boolean;
+  fid?: string;
+  /** Seal as soon as the current write ends (the age limit passed during it). */
+  sealWhenIdle?: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+export class PackStore {
+  readonly #o: Required<Omit<PackStoreOptions, 'log'>> & Pick<PackStoreOptions, 'log'>;
+  readonly #packs = new Map<string, Pack>();
+  readonly #roomWaiters: (() => void)[] = [];
+  readonly #stop = new AbortController();
+  #sealQueue: Promise<void> = Promise.resolve();
+  #sealsQueued = 0;
+
+  private constructor(o: PackStoreOptions) {
+    this.#o = { objectMaxBytes: 8 * 1024 * 1024, targetBytes: 32 * 1024 * 1024, maxAgeMs: 1000, pendingMaxBytes: 2 * 1024 ** 3, ...o };
+  }
+
+  /** Opens the store and recovers every pack: committed members stay, torn writes go; `start()` seals the rest. */
+  static async open(options: PackStoreOptions): Promise<PackStore> {
+    const store = new PackStore(options);
+    await mkdir(options.dir, { recursive: true });
+    for (const id of await readdir(options.dir)) await store.#recover(id);
+    return store;
+  }
+
+  /**
+   * Writes an object's bytes durably into a pack and commits it. `sizeHint` (the request's Content-Length) decides
+   * whether it shares a pack; `check` runs after the last byte and before the commit, so a bad digest keeps nothing.
+   */
+  async put(
+    chunks: AsyncIterable<Uint8Array>,
+    p: { owner: string; territory: string; sizeHint?: number; maxBytes: number; signal?: AbortSignal; check?: () => void },
+  ): Promise<{ ref: string; size: number; md5: string }> {
+    await this.#room(p.signal);
+    const pack = await this.#packFor(p.owner, p.territory, p.sizeHint);
+    const start = pack.size;
+    const md5 = createHash('md5');
+    let size = 0;
+    const data = await open(join(pack.dir, 'data'), 'r+');
+    try {
+      for await (const chunk of chunks) {
+        p.signal?.throwIfAborted();
+        size += chunk.length;
+        if (size > p.maxBytes) throw new PackTooLargeError(p.maxBytes);
+        md5.update(chunk);
+        let at = 0;
+        while (at < chunk.length) at += (await data.write(chunk, at, chunk.length - at, start + size - chunk.length + at)).bytesWritten;
+      }
+      if (size === 0) throw new EmptyObjectError();
+      p.check?.();
+      await data.datasync();
+      const member: PackMember = { offset: start, size, md5: md5.digest('hex') };
+      await appendDurably(join(pack.dir, 'members'), JSON.stringify(member) + '\n');
+      pack.members.push(member);
+      pack.size = start + size;
+      return { ref: `pack-${pack.id}-${start}-${size}`, size, md5: member.md5 };
+    } catch (err) {
+      await data.truncate(start).catch(() => {});
+      throw err;
+    } finally {
+      await data.close();
+      pack.state = 'open';
+      this.#afterWrite(pack);
+    }
+  }
+
+  /** Seals the packs an earlier process left unsealed. Call once the upload service has resumed its journal. */
+  start(): void {
+    for (const pack of this.#packs.values()) {
+      if (pack.state !== 'writing') continue;
+      pack.state = 'open';
+      this.#seal(pack);
+    }
+  }
+
+  /** Where a member's bytes are, or undefined for an unknown reference. */
+  resolve(ref: string): PackedBytes | undefined {
+    const found = this.#member(ref);
+    if (!found) return undefined;
+    const { pack, member } = found;
+    if (pack.state === 'sealed') return { kind: 'file', fid: pack.fid!, fileSize: pack.size, offset: member.offset, size: member.size };
+    return { kind: 'staged', path: join(pack.dir, 'data'), offset: member.offset, size: member.size };
+  }
+
+  /** Drops a member (no S3 key refers to it any more). The pack and its CESS file go once every member is released. */
+  async release(ref: string, owner: string): Promise<boolean> {
+    const found = this.#member(ref);
+    if (!found || found.pack.owner !== owner) return false;
+    const { pack, member } = found;
+    if (!pack.released.has(member.offset)) {
+      await appendDurably(join(pack.dir, 'released'), `${member.offset}\n`);
+      pack.released.add(member.offset);
+    }
+    await this.#collect(pack);
+    return true;
+  }
+
+  /** Unsealed packs and their bytes: write-behind work the origin still owes (metrics, benchmarks). */
+  pending(): { packs: number; bytes: number } {
+    let packs = 0;
+    let bytes = 0;
+    for (const p of this.#packs.values()) {
+      if (p.state === 'sealed') continue;
+      packs++;
+      bytes += p.size;
+    }
+    return { packs, bytes };
+  }
+
+  /** Seals every open pack now and waits for all seals (shutdown, tests). */
+  async flush(): Promise<void> {
+    for (const pack of this.#packs.values()) if (pack.state === 'open' && pack.members.length) this.#seal(pack);
+    await this.#sealQueue;
+  }
+
+  async close(): Promise<void> {
+    for (const pack of this.#packs.values()) clearTimeout(pack.timer);
+    this.#stop.abort(new Error('pack store closed'));
+    await this.#sealQueue.catch(() => {});
+  }
+
+  #member(ref: string): { pack: Pack; member: PackMember } | undefined {
+    const m = PACK_REF.exec(ref);
+    if (!m) return undefined;
+    const pack = this.#packs.get(m[1]);
+    const member = pack?.members.find((x) => x.offset === Number(m[2]) && x.size === Number(m[3]));
+    return pack && member && !pack.released.has(member.offset) ? { pack, member } : undefined;
+  }
+
+  async #packFor(owner: string, territory: string, sizeHint: number | undefined): Promise<Pack> {
+    const shared = sizeHint !== undefined && sizeHint <= this.#o.objectMaxBytes;
+    if (shared) {
+      for (const pack of this.#packs.values()) {
+        if (pack.solo || pack.state !== 'open' || pack.owner !== owner || pack.territory !== territory) continue;
+        // A member that would spill into another mostly empty segment starts a new pack instead.
+        if (pack.size + sizeHint > this.#o.targetBytes) {
+          this.#seal(pack);
+          continue;
+        }
+        pack.state = 'writing';
+        return pack;
+      }
+    }
+    const id = randomBytes(16).toString('hex');
+    const dir = join(this.#o.dir, id);
+    await mkdir(dir);
+    await writeDurably(join(dir, 'pack.json'), JSON.stringify({ owner, territory, solo: !shared, created: Date.now() }));
+    await writeDurably(join(dir, 'data'), Buffer.concat([HEADER_MAGIC, randomBytes(16)]));
+    await syncDirectory(this.#o.dir);
+    const pack: Pack = { id, owner, territory, dir, members: [], released: new Set(), size: PACK_HEADER_BYTES, state: 'writing', solo: !shared };
+    this.#packs.set(id, pack);
+    if (shared) pack.timer = setTimeout(() => (pack.state === 'writing' ? (pack.sealWhenIdle = true) : this.#seal(pack)), this.#o.maxAgeMs).unref();
+    return pack;
+  }
+
+  #afterWrite(pack: Pack): void {
+    if (pack.members.length === 0) {
+      if (pack.solo) void this.#discard(pack);
+      return;
+    }
+    if (pack.solo || pack.sealWhenIdle || pack.size >= this.#o.targetBytes) this.#seal(pack);
+  }
+
+  /** Queues a pack to become a CESS file. Seals run one at a time; each is a normal upload of the pack's bytes. */
+  #seal(pack: Pack): void {
+    if (pack.state !== 'open') return;
+    clearTimeout(pack.timer);
+    pack.state = 'sealing';
+    this.#sealsQueued++;
+    this.#sealQueue = this.#sealQueue.then(async () => {
+      try {
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await this.#stage(pack);
+            return;
+          } catch (err) {
+            if (this.#stop.signal.aborted) return;
+            this.#o.log?.(`pack ${pack.id}: sealing failed (${(err as Error).message}); retrying`);
+            await new Promise((r) => setTimeout(r, Math.min(60_000, 1000 * 2 ** attempt)));
+          }
+        }
+      } finally {
+        this.#sealsQueued--;
+        for (const wake of this.#roomWaiters.splice(0)) wake();
+      }
+    });
+  }
+
+  async #stage(pack: Pack): Promise<void> {
+    if (pack.members.every((m) => pack.released.has(m.offset))) return this.#discard(pack);
+    const data = join(pack.dir, 'data');
+    const bytes = createReadStream(data, { start: 0, end: pack.size - 1, highWaterMark: 1024 * 1024 });
+    const record = await this.#o.uploads.stage(iterableSource(bytes), { owner: pack.owner, territory: pack.territory, fileName: `s3-pack-${pack.id}` }, this.#stop.signal);
+    await writeDurably(join(pack.dir, 'sealed.json'), JSON.stringify({ fid: record.fid }));
+    pack.fid = record.fid;
+    pack.state = 'sealed';
+    // Readers that opened the data file keep it until they finish (POSIX unlink); new reads go to the CESS file.
+    await rm(data, { force: true });
+    await this.#collect(pack);
+  }
+
+  /** Removes a pack whose members are all released: its CESS file from the chain, then its directory. */
+  async #collect(pack: Pack): Promise<void> {
+    if (!pack.members.every((m) => pack.released.has(m.offset))) return;
+    if (pack.state === 'sealed') {
+      try {
+        await this.#o.deleteFile(pack.owner, pack.fid!);
+      } catch (err) {
+        // The members stay released on disk; the next start tries again.
+        this.#o.log?.(`pack ${pack.id}: deleting file ${pack.fid} failed: ${(err as Error).message}`);
+        return;
+      }
+      await this.#discard(pack);
+    } else if (pack.state === 'open') await this.#discard(pack);
+    // writing/sealing: looked at again when that ends
+  }
+
+  async #discard(pack: Pack): Promise<void> {
+    clearTimeout(pack.timer);
+    this.#packs.delete(pack.id);
+    await rm(pack.dir, { recursive: true, force: true });
+    for (const wake of this.#roomWaiters.splice(0)) wake();
+  }
+
+  /** Waits while the unsealed bytes exceed the limit: write-behind must not outrun the pipeline without bound. */
+  async #room(signal?: AbortSignal): Promise<void> {
+    while (this.pending().bytes >= this.#o.pendingMaxBytes) {
+      signal?.throwIfAborted();
+      await new Promise<void>((resolve) => {
+        this.#roomWaiters.push(resolve);
+        signal?.addEventListener('abort', () => resolve(), { once: true });
+      });
+    }
+  }
+
+  async #recover(id: string): Promise<void> {
+    const dir = join(this.#o.dir, id);
+    const info = await readJson<{ owner: string; territory: string; solo: boolean }>(join(dir, 'pack.json'));
+    if (!info || !/^[0-9a-f]{32}$/.test(id)) {
+      await rm(dir, { recursive: true, force: true });
+      return;
+    }
+    const members = parseLines(await readFile(join(dir, 'members'), 'utf8').catch(() => ''), (l) => JSON.parse(l) as PackMember);
+    const releasedText = await readFile(join(dir, 'released'), 'utf8').catch(() => '');
+    const released = new Set(parseLines(releasedText, Number));
+    // A torn last line would run into the next append.
+    if (releasedText && !releasedText.endsWith('\n')) await writeDurably(join(dir, 'released'), [...released].map((o) => `${o}\n`).join(''));
+    const sealed = await readJson<{ fid: string }>(join(dir, 'sealed.json'));
+    const last = members[members.length - 1];
+    const pack: Pack = {
+      id,
+      owner: info.owner,
+      territory: info.territory,
+      dir,
+      members,
+      released,
+      size: last ? last.offset + last.size : PACK_HEADER_BYTES,
+      state: sealed ? 'sealed' : 'open',
+      solo: info.solo,
+      fid: sealed?.fid,
+    };
+    this.#packs.set(id, pack);
+    if (!sealed) {
+      // Bytes after the last committed member belong to a write the crash interrupted.
+      const data = await open(join(dir, 'data'), 'r+').catch(() => undefined);
+      if (!data) {
+        await this.#discard(pack);
+        return;
+      }
+      await data.truncate(pack.size);
+      await data.close();
+      if (members.length === 0) await this.#discard(pack);
+      else pack.state = 'writing'; // taken by nobody until start() seals it
+      return;
+    }
+    await this.#collect(pack);
+  }
+}
+
+export class PackTooLargeError extends Error {
+  override name = 'PackTooLargeError';
+  readonly limit: number;
+  constructor(limit: number) {
+    super(`object larger than the limit of ${limit} bytes`);
+    this.limit = limit;
+  }
+}
+
+export class EmptyObjectError extends Error {
+  override name = 'EmptyObjectError';
+  constructor() {
+    super('empty body');
+  }
+}
+
+async function appendDurably(path: string, line: string): Promise<void> {
+  const file = await open(path, 'a');
+  try {
+    await file.write(line);
+    await file.datasync();
+  } finally {
+    await file.close();
+  }
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Complete lines only: a line torn by a crash (no newline, or not parseable) is dropped with everything after. */
+function parseLines<T>(text: string, parse: (line: string) => T): T[] {
+  const out: T[] = [];
+  const lines = text.split('\n');
+  lines.pop(); // the part after the last newline is incomplete (or empty)
+  for (const line of lines) {
+    try {
+      out.push(parse(line));
+    } catch {
+      break;
+    }
+  }
+  return out;
+}
+
