@@ -41,7 +41,11 @@ function renderMetrics(s: OriginServices): string {
   const m = s.metrics;
   const cache = s.cache.stats();
   const peers = s.peers.stats();
+  const memory = process.memoryUsage();
   return [
+    `deoss_origin_heap_used_bytes ${memory.heapUsed}`,
+    `deoss_origin_external_bytes ${memory.external}`,
+    `deoss_origin_rss_bytes ${memory.rss}`,
     `deoss_origin_uploads_total ${m.uploads}`,
     `deoss_origin_upload_bytes_total ${m.uploadBytes}`,
     // Work owed after the answers: unsealed write-behind packs, and uploads not yet stored on the nodes.

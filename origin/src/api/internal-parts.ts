@@ -62,6 +62,7 @@ export function partRoutes(app: Hono<OriginEnv>, s: OriginServices, signed: Midd
       .put(chunks, {
         key,
         maxBytes: maxPart,
+        lent: !!copyFid,
         signal: c.req.raw.signal,
         check: () => {
           if (!copyFid && promised !== UNSIGNED_PAYLOAD && sha.digest('hex') !== promised) {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename } from 'node:fs/promises';
+import { open, rename, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /**
@@ -25,5 +25,74 @@ export async function syncDirectory(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * Writes a stream of chunks to a file at a position, gathered into `batchBytes` vectored writes with one write in
+ * flight while the caller produces the next batch: a write per socket chunk would stall an upload on a thread-pool
+ * round trip every 64 KiB. Chunks are kept (not copied) until written, so they must not be reused by the caller.
+ */
+export class BatchedWriter {
+  readonly #file: FileHandle;
+  readonly #batchBytes: number;
+  #position: number;
+  #batch: Uint8Array[] = [];
+  #batched = 0;
+  #inFlight?: Promise<void>;
+
+  constructor(file: FileHandle, position: number, batchBytes = 1024 * 1024) {
+    this.#file = file;
+    this.#position = position;
+    this.#batchBytes = batchBytes;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    this.#batch.push(chunk);
+    this.#batched += chunk.length;
+    if (this.#batched < this.#batchBytes) return;
+    await this.#inFlight;
+    this.#inFlight = this.#flush();
+    this.#inFlight.catch(() => {}); // surfaced by the next write or by finish()
+  }
+
+  /** Writes what is left; resolves with the position after the last byte. */
+  async finish(): Promise<number> {
+    await this.#inFlight;
+    if (this.#batch.length) await this.#flush();
+    return this.#position;
+  }
+
+  /** Waits for a write in flight without caring how it ended (before truncating after a failure). */
+  async settle(): Promise<void> {
+    await this.#inFlight?.catch(() => {});
+  }
+
+  #flush(): Promise<void> {
+    const chunks = this.#batch;
+    const at = this.#position;
+    this.#position += this.#batched;
+    this.#batch = [];
+    this.#batched = 0;
+    return writeAllv(this.#file, chunks, at);
+  }
+}
+
+/** Writes every byte of `chunks` at `position` (a vectored write may stop short). */
+async function writeAllv(file: FileHandle, chunks: Uint8Array[], position: number): Promise<void> {
+  let rest = chunks;
+  while (rest.length) {
+    const { bytesWritten } = await file.writev(rest, position);
+    position += bytesWritten;
+    let skip = bytesWritten;
+    const next: Uint8Array[] = [];
+    for (const c of rest) {
+      if (skip >= c.length) skip -= c.length;
+      else {
+        next.push(skip ? c.subarray(skip) : c);
+        skip = 0;
+      }
+    }
+    rest = next;
   }
 }

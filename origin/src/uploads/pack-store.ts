@@ -1,9 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { iterableSource } from '../pipeline/source.ts';
-import { syncDirectory, writeDurably } from './durable-file.ts';
+import { fileSource } from '../pipeline/source.ts';
+import { BatchedWriter, syncDirectory, writeDurably } from './durable-file.ts';
 import type { UploadService } from './upload-service.ts';
 
 /**
@@ -106,15 +105,16 @@ export class PackStore {
     const md5 = createHash('md5');
     let size = 0;
     const data = await open(join(pack.dir, 'data'), 'r+');
+    const writer = new BatchedWriter(data, start);
     try {
       for await (const chunk of chunks) {
         p.signal?.throwIfAborted();
         size += chunk.length;
         if (size > p.maxBytes) throw new PackTooLargeError(p.maxBytes);
         md5.update(chunk);
-        let at = 0;
-        while (at < chunk.length) at += (await data.write(chunk, at, chunk.length - at, start + size - chunk.length + at)).bytesWritten;
+        await writer.write(chunk);
       }
+      await writer.finish();
       if (size === 0) throw new EmptyObjectError();
       p.check?.();
       await data.datasync();
@@ -124,6 +124,7 @@ export class PackStore {
       pack.size = start + size;
       return { ref: `pack-${pack.id}-${start}-${size}`, size, md5: member.md5 };
     } catch (err) {
+      await writer.settle();
       await data.truncate(start).catch(() => {});
       throw err;
     } finally {
@@ -258,8 +259,14 @@ export class PackStore {
   async #stage(pack: Pack): Promise<void> {
     if (pack.members.every((m) => pack.released.has(m.offset))) return this.#discard(pack);
     const data = join(pack.dir, 'data');
-    const bytes = createReadStream(data, { start: 0, end: pack.size - 1, highWaterMark: 1024 * 1024 });
-    const record = await this.#o.uploads.stage(iterableSource(bytes), { owner: pack.owner, territory: pack.territory, fileName: `s3-pack-${pack.id}` }, this.#stop.signal);
+    // Read straight into the pipeline's segment buffers. Nothing writes to a pack once it is sealing.
+    const file = await open(data, 'r');
+    let record;
+    try {
+      record = await this.#o.uploads.stage(fileSource(file), { owner: pack.owner, territory: pack.territory, fileName: `s3-pack-${pack.id}` }, this.#stop.signal);
+    } finally {
+      await file.close();
+    }
     await writeDurably(join(pack.dir, 'sealed.json'), JSON.stringify({ fid: record.fid }));
     pack.fid = record.fid;
     pack.state = 'sealed';

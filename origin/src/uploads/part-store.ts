@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { syncDirectory, writeDurably } from './durable-file.ts';
+import { BatchedWriter, syncDirectory, writeDurably } from './durable-file.ts';
 
 /**
  * Staged parts of S3 multipart uploads. A part is kept on the origin's disk, not on chain, until the upload is
@@ -62,7 +62,14 @@ export class PartStore {
    */
   async put(
     chunks: AsyncIterable<Uint8Array>,
-    options: { key?: Uint8Array; maxBytes: number; signal?: AbortSignal; check?: () => void },
+    options: {
+      key?: Uint8Array;
+      maxBytes: number;
+      signal?: AbortSignal;
+      check?: () => void;
+      /** The chunks' buffers are reused by their producer once the next is pulled (file reads): copy them. */
+      lent?: boolean;
+    },
   ): Promise<PartInfo> {
     const handle = randomBytes(16).toString('hex');
     const tmp = join(this.#dir, `${handle}.tmp`);
@@ -73,15 +80,22 @@ export class PartStore {
       const salt = randomBytes(SALT);
       const iv = randomBytes(IV);
       const cipher = options.key ? createCipheriv('aes-256-gcm', partKey(options.key, salt), iv) : undefined;
-      if (cipher) await file.write(Buffer.concat([salt, iv]));
-      for await (const chunk of chunks) {
-        options.signal?.throwIfAborted();
-        size += chunk.length;
-        if (size > options.maxBytes) throw new PartTooLargeError(options.maxBytes);
-        md5.update(chunk);
-        await writeAll(file, cipher ? cipher.update(chunk) : chunk);
+      const writer = new BatchedWriter(file, 0);
+      try {
+        if (cipher) await writer.write(Buffer.concat([salt, iv]));
+        for await (const chunk of chunks) {
+          options.signal?.throwIfAborted();
+          size += chunk.length;
+          if (size > options.maxBytes) throw new PartTooLargeError(options.maxBytes);
+          md5.update(chunk);
+          await writer.write(cipher ? cipher.update(chunk) : options.lent ? chunk.slice() : chunk);
+        }
+        if (cipher) await writer.write(Buffer.concat([cipher.final(), cipher.getAuthTag()]));
+        await writer.finish();
+      } catch (err) {
+        await writer.settle();
+        throw err;
       }
-      if (cipher) await writeAll(file, Buffer.concat([cipher.final(), cipher.getAuthTag()]));
       options.check?.();
       await file.sync();
     } catch (err) {
@@ -169,9 +183,4 @@ export class PartTooLargeError extends Error {
 
 function partKey(customerKey: Uint8Array, salt: Uint8Array): Buffer {
   return Buffer.from(hkdfSync('sha256', customerKey, salt, 'deoss staged part v1', 32));
-}
-
-async function writeAll(file: import('node:fs/promises').FileHandle, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += (await file.write(bytes, at, bytes.length - at)).bytesWritten;
 }

@@ -1,0 +1,174 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ByteSource } from '../pipeline/source.ts';
+import { PACK_HEADER_BYTES, PackStore, PackTooLargeError, type PackStoreOptions } from './pack-store.ts';
+import type { UploadService } from './upload-service.ts';
+
+const owner = { owner: 'alice', territory: 'default' };
+const MiB = 1024 * 1024;
+let dir: string | undefined;
+const stores: PackStore[] = [];
+
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+/**
+ * A stand-in for the upload service that records what a seal would stage (its bytes) and answers with their
+ * SHA-256 as the "FID". The real service, with the pipeline, chain and storage nodes, runs in
+ * test/e2e/origin-robustness.e2e.test.ts.
+ */
+function recordingUploads() {
+  const staged: { fileName: string; bytes: Buffer }[] = [];
+  const uploads = {
+    async stage(source: ByteSource, request: { fileName: string }) {
+      const chunks: Buffer[] = [];
+      for (;;) {
+        const buf = new Uint8Array(64 * 1024);
+        const n = await source.read(buf);
+        if (n === 0) break;
+        chunks.push(Buffer.from(buf.subarray(0, n)));
+      }
+      const bytes = Buffer.concat(chunks);
+      staged.push({ fileName: request.fileName, bytes });
+      return { fid: createHash('sha256').update(bytes).digest('hex') };
+    },
+  } as unknown as UploadService;
+  return { uploads, staged };
+}
+
+async function openStore(o: Partial<PackStoreOptions> = {}) {
+  dir ??= await mkdtemp(join(tmpdir(), 'packs-'));
+  const { uploads, staged } = recordingUploads();
+  const deleted: string[] = [];
+  const store = await PackStore.open({ dir, uploads, maxAgeMs: 60_000, deleteFile: async (_o, fid) => void deleted.push(fid), ...o });
+  stores.push(store);
+  return { store, staged, deleted };
+}
+
+async function* chunksOf(bytes: Uint8Array, size = 100_000) {
+  for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+}
+
+const put = (store: PackStore, bytes: Uint8Array, extra: Partial<Parameters<PackStore['put']>[1]> = {}) =>
+  store.put(chunksOf(bytes), { ...owner, sizeHint: bytes.length, maxBytes: 64 * MiB, ...extra });
+
+describe('PackStore', () => {
+  it('packs small objects after a unique header, seals them as one file, and deletes it when all are released', async () => {
+    const { store, staged, deleted } = await openStore();
+    const a = randomBytes(1000);
+    const b = randomBytes(MiB + 1);
+    const ra = await put(store, a);
+    const rb = await put(store, b);
+    expect(ra).toMatchObject({ size: 1000, md5: createHash('md5').update(a).digest('hex') });
+    const id = ra.ref.split('-')[1];
+    expect(ra.ref).toBe(`pack-${id}-${PACK_HEADER_BYTES}-1000`);
+    expect(rb.ref).toBe(`pack-${id}-${PACK_HEADER_BYTES + 1000}-${MiB + 1}`);
+    expect(store.resolve(rb.ref)).toMatchObject({ kind: 'staged', offset: PACK_HEADER_BYTES + 1000, size: MiB + 1 });
+    expect(store.pending()).toEqual({ packs: 1, bytes: PACK_HEADER_BYTES + 1000 + MiB + 1 });
+
+    await store.flush();
+    expect(staged).toHaveLength(1);
+    expect(staged[0].fileName).toBe(`s3-pack-${id}`);
+    expect(staged[0].bytes.subarray(PACK_HEADER_BYTES).equals(Buffer.concat([a, b]))).toBe(true);
+    const fid = createHash('sha256').update(staged[0].bytes).digest('hex');
+    expect(store.resolve(ra.ref)).toEqual({ kind: 'file', fid, fileSize: staged[0].bytes.length, offset: PACK_HEADER_BYTES, size: 1000 });
+    expect(store.pending()).toEqual({ packs: 0, bytes: 0 });
+
+    // Two packs never share a FID: the header differs even for the same members.
+    const again = await put(store, a);
+    await store.flush();
+    expect(staged[1].bytes.subarray(PACK_HEADER_BYTES).equals(a)).toBe(true);
+    expect(staged[1].bytes.equals(staged[0].bytes.subarray(0, staged[1].bytes.length))).toBe(false);
+
+    expect(await store.release(ra.ref, 'mallory')).toBe(false);
+    expect(await store.release(ra.ref, owner.owner)).toBe(true);
+    expect(store.resolve(ra.ref)).toBeUndefined();
+    expect(deleted).toEqual([]);
+    expect(await store.release(rb.ref, owner.owner)).toBe(true);
+    expect(deleted).toEqual([fid]);
+    expect(await store.release(rb.ref, owner.owner)).toBe(false);
+    expect(store.resolve(again.ref)?.kind).toBe('file');
+  });
+
+  it('gives large objects a pack of their own, sealed at once', async () => {
+    const { store, staged } = await openStore({ objectMaxBytes: MiB });
+    const small = await put(store, randomBytes(10));
+    const large = await put(store, randomBytes(2 * MiB));
+    expect(large.ref.split('-')[1]).not.toBe(small.ref.split('-')[1]);
+    await until(() => staged.length === 1);
+    expect(staged[0].bytes.length).toBe(PACK_HEADER_BYTES + 2 * MiB);
+    expect(store.resolve(small.ref)?.kind).toBe('staged');
+    // Unknown size (no Content-Length): alone as well.
+    const unknown = await store.put(chunksOf(randomBytes(10)), { ...owner, maxBytes: MiB });
+    expect(unknown.ref.split('-')[1]).not.toBe(small.ref.split('-')[1]);
+  });
+
+  it('starts a new pack rather than spill a member into another segment', async () => {
+    const { store, staged } = await openStore({ targetBytes: 3 * MiB });
+    const first = await put(store, randomBytes(2 * MiB));
+    const second = await put(store, randomBytes(2 * MiB));
+    expect(second.ref.split('-')[1]).not.toBe(first.ref.split('-')[1]);
+    await until(() => staged.length === 1); // the first pack was sealed to make way
+  });
+
+  it('keeps nothing of a write that fails a check, is too large, or is empty', async () => {
+    const { store } = await openStore();
+    const kept = await put(store, randomBytes(500));
+    const bad = put(store, randomBytes(700), {
+      check: () => {
+        throw new Error('digest mismatch');
+      },
+    });
+    await expect(bad).rejects.toThrow('digest mismatch');
+    await expect(put(store, randomBytes(2000), { maxBytes: 1000 })).rejects.toBeInstanceOf(PackTooLargeError);
+    await expect(put(store, new Uint8Array(0))).rejects.toThrow('empty body');
+    const next = await put(store, randomBytes(300));
+    // The failed writes left no bytes behind: the next member follows the kept one directly.
+    expect(next.ref.split('-').slice(1, 3)).toEqual([kept.ref.split('-')[1], String(PACK_HEADER_BYTES + 500)]);
+    const id = kept.ref.split('-')[1];
+    expect((await stat(join(dir!, id, 'data'))).size).toBe(PACK_HEADER_BYTES + 800);
+  });
+
+  it('recovers after a crash: committed members stay, a torn write and a torn log line go, then it seals', async () => {
+    const root = (dir = await mkdtemp(join(tmpdir(), 'packs-')));
+    const id = 'ab'.repeat(16);
+    const member = randomBytes(4000);
+    const header = Buffer.concat([Buffer.from('deoss pack v1\n'), randomBytes(16)]);
+    await mkdir(join(root, id));
+    await writeFile(join(root, id, 'pack.json'), JSON.stringify({ ...owner, solo: false }));
+    // The second write crashed after some bytes and half its log line.
+    await writeFile(join(root, id, 'data'), Buffer.concat([header, member, randomBytes(1234)]));
+    const committed = { offset: PACK_HEADER_BYTES, size: 4000, md5: createHash('md5').update(member).digest('hex') };
+    await writeFile(join(root, id, 'members'), `${JSON.stringify(committed)}\n{"offset":${PACK_HEADER_BYTES + 4000},"si`);
+    await writeFile(join(root, id, 'released'), '12');
+    await mkdir(join(root, 'not-a-pack'));
+
+    const { store, staged } = await openStore();
+    const ref = `pack-${id}-${PACK_HEADER_BYTES}-4000`;
+    expect(store.resolve(ref)).toMatchObject({ kind: 'staged', size: 4000 });
+    expect(store.resolve(`pack-${id}-${PACK_HEADER_BYTES + 4000}-1234`)).toBeUndefined();
+    expect((await stat(join(root, id, 'data'))).size).toBe(PACK_HEADER_BYTES + 4000);
+    expect(await readFile(join(root, id, 'released'), 'utf8')).toBe('');
+    await expect(stat(join(root, 'not-a-pack'))).rejects.toThrow();
+    expect(staged).toHaveLength(0); // nothing is sealed before start()
+    store.start();
+    await store.flush();
+    expect(staged).toHaveLength(1);
+    expect(staged[0].bytes.equals(Buffer.concat([header, member]))).toBe(true);
+    expect(store.resolve(ref)?.kind).toBe('file');
+  });
+});
+
+async function until(ok: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
