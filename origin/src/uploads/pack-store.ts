@@ -214,8 +214,12 @@ export class PackStore {
     const id = randomBytes(16).toString('hex');
     const dir = join(this.#o.dir, id);
     await mkdir(dir);
-    await writeDurably(join(dir, 'pack.json'), JSON.stringify({ owner, territory, solo: !shared, created: Date.now() }));
-    await writeDurably(join(dir, 'data'), Buffer.concat([HEADER_MAGIC, randomBytes(16)]));
+    // Every file exists (fsynced, with its directory entry) before the first member: later appends only fdatasync.
+    await writeSynced(join(dir, 'data'), Buffer.concat([HEADER_MAGIC, randomBytes(16)]));
+    await writeSynced(join(dir, 'members'), '');
+    await writeSynced(join(dir, 'released'), '');
+    await writeSynced(join(dir, 'pack.json'), JSON.stringify({ owner, territory, solo: !shared, created: Date.now() }));
+    await syncDirectory(dir);
     await syncDirectory(this.#o.dir);
     const pack: Pack = { id, owner, territory, dir, members: [], released: new Set(), size: PACK_HEADER_BYTES, state: 'writing', solo: !shared };
     this.#packs.set(id, pack);
@@ -366,6 +370,16 @@ export class EmptyObjectError extends Error {
   override name = 'EmptyObjectError';
   constructor() {
     super('empty body');
+  }
+}
+
+async function writeSynced(path: string, bytes: Uint8Array | string): Promise<void> {
+  const file = await open(path, 'wx');
+  try {
+    await file.write(typeof bytes === 'string' ? Buffer.from(bytes) : bytes);
+    await file.sync();
+  } finally {
+    await file.close();
   }
 }
 
