@@ -40,11 +40,20 @@ export class BatchedWriter {
   #batch: Uint8Array[] = [];
   #batched = 0;
   #inFlight?: Promise<void>;
+  readonly #syncEveryBytes: number;
+  #unsynced = 0;
+  #syncing?: Promise<void>;
 
-  constructor(file: FileHandle, position: number, batchBytes = 1024 * 1024) {
+  /**
+   * `syncEveryBytes` starts an fdatasync in the background each time that many bytes were written since the last
+   * one, so the caller's final sync finds little left to flush (a large object's ack no longer waits for the
+   * writeback of all its bytes at once). 0: never.
+   */
+  constructor(file: FileHandle, position: number, options: { batchBytes?: number; syncEveryBytes?: number } = {}) {
     this.#file = file;
     this.#position = position;
-    this.#batchBytes = batchBytes;
+    this.#batchBytes = options.batchBytes ?? 1024 * 1024;
+    this.#syncEveryBytes = options.syncEveryBytes ?? 0;
   }
 
   async write(chunk: Uint8Array): Promise<void> {
@@ -56,25 +65,35 @@ export class BatchedWriter {
     this.#inFlight.catch(() => {}); // surfaced by the next write or by finish()
   }
 
-  /** Writes what is left; resolves with the position after the last byte. */
+  /** Writes what is left; resolves with the position after the last byte. The caller still syncs. */
   async finish(): Promise<number> {
     await this.#inFlight;
     if (this.#batch.length) await this.#flush();
+    await this.#syncing;
     return this.#position;
   }
 
-  /** Waits for a write in flight without caring how it ended (before truncating after a failure). */
+  /** Waits for writes and syncs in flight without caring how they ended (before truncating after a failure). */
   async settle(): Promise<void> {
     await this.#inFlight?.catch(() => {});
+    await this.#syncing?.catch(() => {});
   }
 
-  #flush(): Promise<void> {
+  async #flush(): Promise<void> {
     const chunks = this.#batch;
     const at = this.#position;
-    this.#position += this.#batched;
+    const length = this.#batched;
+    this.#position += length;
     this.#batch = [];
     this.#batched = 0;
-    return writeAllv(this.#file, chunks, at);
+    await writeAllv(this.#file, chunks, at);
+    this.#unsynced += length;
+    if (this.#syncEveryBytes && this.#unsynced >= this.#syncEveryBytes) {
+      await this.#syncing; // at most one in flight; its failure fails this write
+      this.#unsynced = 0;
+      this.#syncing = this.#file.datasync();
+      this.#syncing.catch(() => {}); // surfaced by the next flush or by finish()
+    }
   }
 }
 

@@ -105,7 +105,7 @@ export class PackStore {
     const md5 = createHash('md5');
     let size = 0;
     const data = await open(join(pack.dir, 'data'), 'r+');
-    const writer = new BatchedWriter(data, start);
+    const writer = new BatchedWriter(data, start, { syncEveryBytes: 32 * 1024 * 1024 });
     try {
       for await (const chunk of chunks) {
         p.signal?.throwIfAborted();

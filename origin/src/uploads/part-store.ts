@@ -80,7 +80,7 @@ export class PartStore {
       const salt = randomBytes(SALT);
       const iv = randomBytes(IV);
       const cipher = options.key ? createCipheriv('aes-256-gcm', partKey(options.key, salt), iv) : undefined;
-      const writer = new BatchedWriter(file, 0);
+      const writer = new BatchedWriter(file, 0, { syncEveryBytes: 32 * 1024 * 1024 });
       try {
         if (cipher) await writer.write(Buffer.concat([salt, iv]));
         for await (const chunk of chunks) {
