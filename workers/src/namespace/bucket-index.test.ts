@@ -159,6 +159,13 @@ describe('BucketIndex: objects', () => {
     expect(written).toMatchObject({ ...input, key: 'dir/a.txt', fid: fid(3) });
     expect(await stub.getObject('dir/a.txt')).toEqual(written);
     expect(await stub.getObject('dir/missing')).toBeUndefined();
+    // A read's single call: the bucket (to authorize) and the object, or no bucket at all.
+    const found = await stub.lookup('dir/a.txt');
+    expect(found.object).toEqual(written);
+    expect(found.bucket).toMatchObject({ owner: OWNER, territory: 'default' });
+    expect(await stub.lookup('dir/missing')).toEqual({ bucket: found.bucket, object: undefined });
+    expect(await bucketIndex(env, `t-${crypto.randomUUID().slice(0, 13)}`).lookup('k')).toEqual({});
+    expect(await codeOf(stub.lookup(''))).toBe('InvalidArgument');
   });
 
   it('returns what a write replaced and releases a FID only when no other key references it', async () => {

@@ -193,6 +193,17 @@ export class BucketIndex extends DurableObject<NamespaceBindings> {
   }
 
   /**
+   * The bucket and the object under `key` in one call (a read needs both: the bucket to authorize, then the
+   * object). `bucket` undefined: no such bucket.
+   */
+  async lookup(key: string): Promise<{ bucket?: BucketRecord; object?: ObjectRecord }> {
+    const bucket = this.#bucketOrUndefined();
+    if (!bucket) return {};
+    checkKey(key);
+    return { bucket, object: this.#objectOrUndefined(key) };
+  }
+
+  /**
    * Deletes `key`; deleting a missing key succeeds (S3 semantics) with `previous` undefined. `releasable` lists the
    * deleted object's files nothing else in this bucket references.
    */
