@@ -38,6 +38,29 @@ describe('OriginClient', () => {
     expect(() => verifyInternal('GET', `/internal/object/${fid}`, (n) => b.get(n) ?? undefined, { secret: 's3cret', seen })).toThrow(/already used/);
   });
 
+  it('asks the other origins for a pack reference its nearest origin does not hold, but not for a missing FID', async () => {
+    const pack = `pack-${'c'.repeat(32)}-30-5`;
+    const { sent, fetchImpl } = recorder((url) => (url.startsWith('http://holder') ? new Response('bytes') : Response.json({ msg: 'not found' }, { status: 404 })));
+    const client = new OriginClient({
+      origins: [
+        { url: 'http://near', region: 'eu' },
+        { url: 'http://holder', region: 'us' },
+      ],
+      secret: 'k',
+      fetch: fetchImpl,
+    });
+    expect(await (await client.getObject(pack, { placement: { region: 'eu' } })).text()).toBe('bytes');
+    expect(sent.map((s) => s.url.split('/internal')[0])).toEqual(['http://near', 'http://holder']);
+    await client.releaseFile(pack, 'owner');
+    expect(sent.slice(2).map((s) => `${s.init.method} ${s.url.split('/internal')[0]}`)).toEqual(['DELETE http://near', 'DELETE http://holder']);
+    sent.length = 0;
+    await expect(client.getObject('d'.repeat(64), { placement: { region: 'eu' } })).rejects.toMatchObject({ status: 404 });
+    expect(sent).toHaveLength(1); // a FID any origin can serve: its 404 is final
+    sent.length = 0;
+    await client.getObject(pack, { placement: { region: 'us' } }); // the holder is nearest: asked alone
+    expect(sent).toHaveLength(1);
+  });
+
   it('prefers the nearest origin and fails over on unreachable or 5xx origins for bodyless requests', async () => {
     const { sent, fetchImpl } = recorder((url) => {
       if (url.startsWith('http://eu')) throw new TypeError('connection refused');

@@ -92,6 +92,11 @@ export class OriginClient {
       placement?: Placement;
       origin?: string;
       signal?: AbortSignal;
+      /**
+       * A 404 sends a replayable request on to the next origin: only the origin that packed an object knows its
+       * pack reference (see isPackRef).
+       */
+      notFoundTriesNext?: boolean;
     } = {},
   ): Promise<Response> {
     const targets = init.origin ? [init.origin] : this.ordered(init.placement).map((o) => o.url);
@@ -105,6 +110,10 @@ export class OriginClient {
         const res = await this.#o.fetch(`${base}${path}`, { method, headers, body: init.body ?? undefined, signal: init.signal, ...(init.body ? { duplex: 'half' } : {}) } as RequestInit);
         if (res.status >= 500 && res.status !== 501 && replayable) {
           downUntil.set(base, Date.now() + this.#o.downForMs);
+          lastError = await originError(res, base);
+          continue;
+        }
+        if (res.status === 404 && init.notFoundTriesNext && replayable && base !== targets[targets.length - 1]) {
           lastError = await originError(res, base);
           continue;
         }
@@ -133,14 +142,14 @@ export class OriginClient {
     const headers: Record<string, string> = {};
     if (p.range) headers.Range = `bytes=${p.range.start}-${p.range.end}`;
     if (p.sseKey) headers['X-Deoss-Sse-Key'] = p.sseKey;
-    const res = await this.request('GET', `/internal/object/${fid}`, { headers, placement: p.placement, signal: p.signal });
+    const res = await this.request('GET', `/internal/object/${fid}`, { headers, placement: p.placement, signal: p.signal, notFoundTriesNext: isPackRef(fid) });
     if (!res.ok) throw await originError(res, '');
     return res;
   }
 
   /** Releases an owner's FID at the chain (no S3 key refers to it any more). Absent files are fine. */
   async releaseFile(fid: string, owner: string, signal?: AbortSignal): Promise<void> {
-    const res = await this.request('DELETE', `/internal/object/${fid}`, { headers: { 'X-Deoss-Owner': owner }, signal });
+    const res = await this.request('DELETE', `/internal/object/${fid}`, { headers: { 'X-Deoss-Owner': owner }, signal, notFoundTriesNext: isPackRef(fid) });
     if (!res.ok && res.status !== 404) throw await originError(res, '');
     await res.body?.cancel();
   }
@@ -191,7 +200,8 @@ export class OriginClient {
     if (p.sseKey) headers['X-Deoss-Sse-Key'] = p.sseKey;
     if (p.sourceSseKey) headers['X-Deoss-Copy-Sse-Key'] = p.sourceSseKey;
     const body = JSON.stringify({ owner: p.owner, territory: p.territory, fileName: p.fileName, sources });
-    return json(await this.request('POST', '/internal/compose', { headers, body, origin, placement: p.placement, signal: p.signal }));
+    const packed = sources.some((s) => 'fid' in s && isPackRef(s.fid));
+    return json(await this.request('POST', '/internal/compose', { headers, body, origin, placement: p.placement, signal: p.signal, notFoundTriesNext: packed }));
   }
 
   /** Forwards a DeOSS API request (the user's own headers and signature) to the nearest origin, unsigned by us. */
@@ -227,6 +237,14 @@ export class OriginClient {
     const mac = await crypto.subtle.sign('HMAC', await this.#key, new TextEncoder().encode(toSign));
     return { 'X-Deoss-Date': date, 'X-Deoss-Nonce': nonce, 'X-Deoss-Content-SHA256': contentSha256, 'X-Deoss-Signature': hex(new Uint8Array(mac)) };
   }
+}
+
+/**
+ * An origin's reference to an object it wrote behind into a pack (`pack-<id>-<offset>-<size>`), kept where a FID
+ * would be. Any origin can serve a FID; a pack reference only the origin holding the pack.
+ */
+export function isPackRef(fid: string): boolean {
+  return fid.startsWith('pack-');
 }
 
 export function splitRef(ref: string): { origin: string; handle: string } {
