@@ -8,15 +8,20 @@ import { dirname, join } from 'node:path';
  */
 export async function writeDurably(path: string, bytes: Uint8Array | string): Promise<void> {
   const tmp = join(dirname(path), `.${randomBytes(8).toString('hex')}.tmp`);
-  const file = await open(tmp, 'w');
+  await writeSynced(tmp, bytes);
+  await rename(tmp, path);
+  await syncDirectory(dirname(path));
+}
+
+/** Creates a file (it must not exist) with these bytes and fsyncs it. Its directory entry is the caller's to sync. */
+export async function writeSynced(path: string, bytes: Uint8Array | string): Promise<void> {
+  const file = await open(path, 'wx');
   try {
     await file.write(typeof bytes === 'string' ? Buffer.from(bytes) : bytes);
     await file.sync();
   } finally {
     await file.close();
   }
-  await rename(tmp, path);
-  await syncDirectory(dirname(path));
 }
 
 export async function syncDirectory(dir: string): Promise<void> {

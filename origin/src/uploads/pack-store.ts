@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileSource } from '../pipeline/source.ts';
-import { BatchedWriter, syncDirectory, writeDurably } from './durable-file.ts';
+import { BatchedWriter, syncDirectory, writeDurably, writeSynced } from './durable-file.ts';
 import type { UploadService } from './upload-service.ts';
 
 /**
@@ -370,16 +370,6 @@ export class EmptyObjectError extends Error {
   override name = 'EmptyObjectError';
   constructor() {
     super('empty body');
-  }
-}
-
-async function writeSynced(path: string, bytes: Uint8Array | string): Promise<void> {
-  const file = await open(path, 'wx');
-  try {
-    await file.write(typeof bytes === 'string' ? Buffer.from(bytes) : bytes);
-    await file.sync();
-  } finally {
-    await file.close();
   }
 }
 
