@@ -96,6 +96,24 @@ describe('PackStore', () => {
     expect(store.resolve(again.ref)?.kind).toBe('file');
   });
 
+  it('takes concurrent uploads into separate packs without mixing their bytes', async () => {
+    const { store, staged } = await openStore();
+    const objects = Array.from({ length: 12 }, (_, i) => randomBytes(50_000 + i * 1000));
+    const refs = await Promise.all(objects.map((o) => put(store, o)));
+    const packs = new Set(refs.map((r) => r.ref.split('-')[1]));
+    expect(packs.size).toBeGreaterThan(1); // a pack takes one writer at a time
+    for (const [i, r] of refs.entries()) {
+      const at = store.resolve(r.ref)!;
+      expect(at.kind).toBe('staged');
+      if (at.kind !== 'staged') continue;
+      expect((await readFile(at.path)).subarray(at.offset, at.offset + at.size).equals(objects[i])).toBe(true);
+    }
+    await store.flush();
+    expect(staged).toHaveLength(packs.size);
+    const fids = new Set(refs.map((r) => (store.resolve(r.ref) as { fid: string }).fid));
+    expect(fids.size).toBe(packs.size);
+  });
+
   it('gives large objects a pack of their own, sealed at once', async () => {
     const { store, staged } = await openStore({ objectMaxBytes: MiB });
     const small = await put(store, randomBytes(10));
