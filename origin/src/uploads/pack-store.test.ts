@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ByteSource } from '../pipeline/source.ts';
-import { PACK_HEADER_BYTES, PackStore, PackTooLargeError, type PackStoreOptions } from './pack-store.ts';
+import { PACK_HEADER_BYTES, PackStore, PackStoreBusyError, PackTooLargeError, type PackStoreOptions } from './pack-store.ts';
 import type { UploadService } from './upload-service.ts';
 
 const owner = { owner: 'alice', territory: 'default' };
@@ -125,6 +125,21 @@ describe('PackStore', () => {
     // Unknown size (no Content-Length): alone as well.
     const unknown = await store.put(chunksOf(randomBytes(10)), { ...owner, maxBytes: MiB });
     expect(unknown.ref.split('-')[1]).not.toBe(small.ref.split('-')[1]);
+  });
+
+  it('makes new uploads wait while the unsealed backlog is at its limit, and refuses them as busy after a while', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { uploads, staged } = recordingUploads();
+    const slow = { stage: async (...a: Parameters<UploadService['stage']>) => (await gate, uploads.stage(...a)) } as unknown as UploadService;
+    const { store } = await openStore({ uploads: slow, pendingMaxBytes: MiB, objectMaxBytes: 0, busyWaitMs: 300 });
+    await put(store, randomBytes(MiB)); // alone in its pack, whose seal hangs at the gate
+    await expect(put(store, randomBytes(10))).rejects.toBeInstanceOf(PackStoreBusyError);
+    const waiting = put(store, randomBytes(10));
+    release();
+    await expect(waiting).resolves.toMatchObject({ size: 10 });
+    await store.flush();
+    expect(staged).toHaveLength(2);
   });
 
   it('starts a new pack rather than spill a member into another segment', async () => {

@@ -32,6 +32,8 @@ export interface PackStoreOptions {
   maxAgeMs?: number;
   /** Unsealed bytes beyond which new objects wait for seals to catch up. @default 2 GiB */
   pendingMaxBytes?: number;
+  /** Longest such wait before an upload is refused as busy, ms. @default 30000 */
+  busyWaitMs?: number;
   /** Deletes a sealed pack's CESS file once every member is released. */
   deleteFile: (owner: string, fid: string) => Promise<void>;
   log?: (msg: string) => void;
@@ -80,7 +82,7 @@ export class PackStore {
   #sealsQueued = 0;
 
   private constructor(o: PackStoreOptions) {
-    this.#o = { objectMaxBytes: 8 * 1024 * 1024, targetBytes: 32 * 1024 * 1024, maxAgeMs: 1000, pendingMaxBytes: 2 * 1024 ** 3, ...o };
+    this.#o = { objectMaxBytes: 8 * 1024 * 1024, targetBytes: 32 * 1024 * 1024, maxAgeMs: 1000, pendingMaxBytes: 2 * 1024 ** 3, busyWaitMs: 30_000, ...o };
   }
 
   /** Opens the store and recovers every pack: committed members stay, torn writes go; `start()` seals the rest. */
@@ -302,12 +304,22 @@ export class PackStore {
     for (const wake of this.#roomWaiters.splice(0)) wake();
   }
 
-  /** Waits while the unsealed bytes exceed the limit: write-behind must not outrun the pipeline without bound. */
+  /**
+   * Waits while the unsealed bytes exceed the limit: write-behind must not outrun the pipeline without bound. Gives
+   * up after `busyWaitMs` with PackStoreBusyError (the client sees 503 and retries) rather than hold it forever.
+   */
   async #room(signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + this.#o.busyWaitMs;
     while (this.pending().bytes >= this.#o.pendingMaxBytes) {
       signal?.throwIfAborted();
+      const left = deadline - Date.now();
+      if (left <= 0) throw new PackStoreBusyError();
       await new Promise<void>((resolve) => {
-        this.#roomWaiters.push(resolve);
+        const timer = setTimeout(resolve, left);
+        this.#roomWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
         signal?.addEventListener('abort', () => resolve(), { once: true });
       });
     }
@@ -363,6 +375,13 @@ export class PackTooLargeError extends Error {
   constructor(limit: number) {
     super(`object larger than the limit of ${limit} bytes`);
     this.limit = limit;
+  }
+}
+
+export class PackStoreBusyError extends Error {
+  override name = 'PackStoreBusyError';
+  constructor() {
+    super('the origin is still storing earlier uploads (write-behind backlog at its limit): retry shortly');
   }
 }
 

@@ -59,6 +59,8 @@ export function originToS3(err: unknown): never {
     if (err.status === 400 && /X-Deoss-Content-SHA256/.test(m)) throw s3Error('XAmzContentSHA256Mismatch');
     if (err.status === 400 && /space|territory/i.test(m)) throw s3Error('AccessDenied', `the bucket's territory cannot take this object: ${m}`);
     if (err.status === 400) throw s3Error('InvalidRequest', m);
+    // The origin's write-behind backlog is full: S3's own word for "retry more slowly".
+    if (err.status === 503 && /write-behind backlog/.test(m)) throw s3Error('SlowDown', m);
     throw s3Error('ServiceUnavailable', `the storage origin is unavailable: ${m}`);
   }
   throw err;
