@@ -1,44 +1,106 @@
 import { DurableObject } from 'cloudflare:workers';
+import { edgeConfig, type EdgeVars } from '../config.ts';
+import { OriginClient } from '../upstream/origin-client.ts';
+
+/** Longest wait between two attempts at releasing a file at the origins, ms. */
+export const MAX_RELEASE_BACKOFF_MS = 3600_000;
+/** Releases sent per alarm run; the rest follow in the next run. */
+const RELEASES_PER_RUN = 50;
 
 /**
  * How many S3 objects refer to each of one account's CESS files. Content addressing makes sharing common: the same
  * bytes put twice, a CopyObject, or one file under keys in two buckets all use one FID, and the FID may be deleted
  * on chain only when the last object referring to it is gone. One instance per owner account (`idFromName`), so
  * counts of different accounts never contend. Each method is one synchronous transaction.
+ *
+ * A file nothing refers to any more is released at the origins from a durable queue driven by this object's alarm,
+ * retried with backoff while no origin can take it (an origin restarting, a network split): a failed release would
+ * otherwise leave the file on chain, using the owner's space, for good. Counting the file again (the same bytes
+ * uploaded anew) takes it off the queue.
  */
 export class FileReferences extends DurableObject {
   readonly #sql: SqlStorage;
+  #origin?: OriginClient;
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as Cloudflare.Env);
     this.#sql = ctx.storage.sql;
     this.#sql.exec('CREATE TABLE IF NOT EXISTS refs (fid TEXT PRIMARY KEY, count INTEGER NOT NULL)');
+    this.#sql.exec('CREATE TABLE IF NOT EXISTS releases (fid TEXT PRIMARY KEY, owner TEXT NOT NULL, attempts INTEGER NOT NULL, due INTEGER NOT NULL)');
   }
 
   /** Counts one more reference for each FID (a FID listed twice counts twice). */
   async retain(fids: string[]): Promise<void> {
     this.ctx.storage.transactionSync(() => {
-      for (const fid of fids) this.#sql.exec('INSERT INTO refs (fid, count) VALUES (?, 1) ON CONFLICT(fid) DO UPDATE SET count = count + 1', fid);
+      for (const fid of fids) {
+        this.#sql.exec('INSERT INTO refs (fid, count) VALUES (?, 1) ON CONFLICT(fid) DO UPDATE SET count = count + 1', fid);
+        this.#sql.exec('DELETE FROM releases WHERE fid = ?', fid);
+      }
     });
   }
 
-  /** Drops one reference for each FID; returns the FIDs nothing refers to any more (the caller deletes them). */
-  async release(fids: string[]): Promise<string[]> {
+  /**
+   * Drops one reference for each FID; the FIDs nothing refers to any more are queued for release at the origins
+   * (as `owner`'s) and returned.
+   */
+  async release(fids: string[], owner: string): Promise<string[]> {
     const freed: string[] = [];
+    const now = Date.now();
     this.ctx.storage.transactionSync(() => {
       for (const fid of fids) {
         const row = this.#sql.exec<{ count: number }>('SELECT count FROM refs WHERE fid = ?', fid).toArray()[0];
         if (!row) continue;
         if (row.count <= 1) {
           this.#sql.exec('DELETE FROM refs WHERE fid = ?', fid);
+          this.#sql.exec('INSERT OR REPLACE INTO releases (fid, owner, attempts, due) VALUES (?, ?, 0, ?)', fid, owner, now);
           freed.push(fid);
         } else this.#sql.exec('UPDATE refs SET count = count - 1 WHERE fid = ?', fid);
       }
     });
+    if (freed.length) await this.ctx.storage.setAlarm(now);
     return freed;
   }
 
   async count(fid: string): Promise<number> {
     return this.#sql.exec<{ count: number }>('SELECT count FROM refs WHERE fid = ?', fid).toArray()[0]?.count ?? 0;
+  }
+
+  /** Releases waiting at the origins: `{fid, attempts}` each. */
+  async pendingReleases(): Promise<{ fid: string; attempts: number }[]> {
+    return this.#sql.exec<{ fid: string; attempts: number }>('SELECT fid, attempts FROM releases ORDER BY due').toArray();
+  }
+
+  override async alarm(): Promise<void> {
+    if (!this.#origin) {
+      try {
+        const config = edgeConfig(this.env as unknown as EdgeVars);
+        this.#origin = new OriginClient({ origins: config.origins, secret: config.secret });
+      } catch (err) {
+        // Misconfigured (no origins, no secret): keep the queue and look again later.
+        console.error(`edge: cannot release files: ${(err as Error).message}`);
+        await this.ctx.storage.setAlarm(Date.now() + MAX_RELEASE_BACKOFF_MS);
+        return;
+      }
+    }
+    const origin = this.#origin;
+    await this.drain((fid, owner) => origin.releaseFile(fid, owner));
+  }
+
+  /** Sends the due releases through `releaseFile`, requeues failures with backoff, and sets the next alarm. */
+  async drain(releaseFile: (fid: string, owner: string) => Promise<void>, now = Date.now()): Promise<void> {
+    const due = this.#sql.exec<{ fid: string; owner: string; attempts: number }>('SELECT fid, owner, attempts FROM releases WHERE due <= ? ORDER BY due LIMIT ?', now, RELEASES_PER_RUN).toArray();
+    for (const r of due) {
+      try {
+        await releaseFile(r.fid, r.owner);
+        // Only the entry this run sent: a retain meanwhile removed it, a release meanwhile made a new one.
+        this.#sql.exec('DELETE FROM releases WHERE fid = ? AND attempts = ? AND due <= ?', r.fid, r.attempts, now);
+      } catch (err) {
+        const wait = Math.min(MAX_RELEASE_BACKOFF_MS, 1000 * 2 ** Math.min(r.attempts, 20));
+        this.#sql.exec('UPDATE releases SET attempts = attempts + 1, due = ? WHERE fid = ? AND attempts = ?', Date.now() + wait, r.fid, r.attempts);
+        console.error(`edge: releasing ${r.fid} failed (attempt ${r.attempts + 1}, next in ${wait} ms): ${(err as Error).message}`);
+      }
+    }
+    const next = this.#sql.exec<{ due: number | null }>('SELECT MIN(due) AS due FROM releases').toArray()[0]?.due;
+    if (next !== null && next !== undefined) await this.ctx.storage.setAlarm(Math.max(next, Date.now()));
   }
 }

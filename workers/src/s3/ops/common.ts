@@ -109,16 +109,14 @@ export function checkSseForRead(object: { sseCustomerAlgorithm?: string; sseCust
   if (!object.sseCustomerAlgorithm && key) throw s3Error('InvalidRequest', 'The encryption parameters are not applicable to this object.');
 }
 
-/** Releases FIDs no object refers to any more: counts them down per owner, deletes the last at the origin. */
+/**
+ * Drops the references `fids` had from one object. Files nothing refers to any more are released at the origins by
+ * the account's FileReferences object, from its durable retry queue (so a release survives an unreachable origin).
+ */
 export function releaseFiles(call: S3Call, owner: string, fids: string[]): void {
   if (!fids.length) return;
   const refs = call.e.env.FILE_REFERENCES.get(call.e.env.FILE_REFERENCES.idFromName(owner));
-  call.e.waitUntil(
-    (async () => {
-      const freed = await refs.release(fids);
-      for (const fid of freed) await call.e.origin.releaseFile(fid, owner).catch((err) => console.error(`edge: releasing ${fid} failed:`, err));
-    })(),
-  );
+  call.e.waitUntil(refs.release(fids, owner).catch((err) => console.error(`edge: dropping references to ${fids.join(', ')} failed:`, err)));
 }
 
 export async function retainFiles(call: S3Call, owner: string, fids: string[]): Promise<void> {
