@@ -90,27 +90,12 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
   const sweepParts = () => parts.sweep().catch((err) => log?.(`part sweep failed: ${err}`));
   await sweepParts();
   const partSweeper = setInterval(sweepParts, 3600_000).unref();
-  // Filled in below: a sealed pack's file is deleted the way the edge's own deletes are.
-  let servicesRef: OriginServices | undefined;
-  const packs =
-    config.writeBehind && config.edgeSecret
-      ? await PackStore.open({
-          dir: join(config.home, 'packs'),
-          uploads,
-          objectMaxBytes: config.packObjectMaxBytes,
-          maxAgeMs: config.packMaxAgeMs,
-          pendingMaxBytes: config.writeBehindMaxBytes,
-          deleteFile: async (owner, fid) => void (await deleteOwnedFile(servicesRef!, owner, fid)),
-          log,
-        })
-      : undefined;
   const services: OriginServices = {
     config,
     chain,
     gateway: chain.account,
     uploads,
     parts,
-    packs,
     retriever,
     cache,
     peers,
@@ -119,7 +104,19 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
     accountLimiter: new RateLimiter({ perMinute: config.accountRatePerMinute, burst: config.accountRatePerMinute }),
     ipLimiter: new RateLimiter({ perMinute: config.ipRatePerMinute, burst: config.ipRatePerMinute }),
   };
-  servicesRef = services;
+  if (config.writeBehind && config.edgeSecret) {
+    services.packs = await PackStore.open({
+      dir: join(config.home, 'packs'),
+      uploads,
+      objectMaxBytes: config.packObjectMaxBytes,
+      maxAgeMs: config.packMaxAgeMs,
+      pendingMaxBytes: config.writeBehindMaxBytes,
+      // A sealed pack's file is deleted the way the edge's own deletes are.
+      deleteFile: async (owner, fid) => void (await deleteOwnedFile(services, owner, fid)),
+      log,
+    });
+  }
+  const packs = services.packs;
   const app = originApp(services);
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));

@@ -7,7 +7,7 @@ import type { OriginEnv, OriginServices } from './context.ts';
 import { parseRange } from './download.ts';
 import { isStoredRef, openStored, type StoredBytes } from './stored.ts';
 import { ApiError } from './errors.ts';
-import { paddedName, sseKey } from './internal.ts';
+import { paddedName, promisedBody, sseKey } from './internal.ts';
 import { requiredSpace } from './upload.ts';
 import { requestBody } from '../http/node-request.ts';
 
@@ -41,9 +41,8 @@ export function partRoutes(app: Hono<OriginEnv>, s: OriginServices, signed: Midd
   app.put('/internal/part', signed, async (c) => {
     const key = sseKey(c)?.key;
     const copyFid = c.req.header('X-Deoss-Copy-Fid');
-    const promised = c.get('promisedSha256');
-    const sha = createHash('sha256');
     let chunks: AsyncIterable<Uint8Array>;
+    let check = () => {};
     if (copyFid) {
       const file = await storedFile(s, copyFid);
       const range = parseRange(c.req.header('X-Deoss-Copy-Range'), file.size);
@@ -51,12 +50,7 @@ export function partRoutes(app: Hono<OriginEnv>, s: OriginServices, signed: Midd
     } else {
       const body = requestBody(c);
       if (!body) throw new ApiError(400, 'empty body');
-      chunks = (async function* () {
-        for await (const chunk of body) {
-          if (promised !== UNSIGNED_PAYLOAD) sha.update(chunk);
-          yield chunk;
-        }
-      })();
+      ({ chunks, check } = promisedBody(body, c.get('promisedSha256')));
     }
     const info = await s.parts
       .put(chunks, {
@@ -64,11 +58,7 @@ export function partRoutes(app: Hono<OriginEnv>, s: OriginServices, signed: Midd
         maxBytes: maxPart,
         lent: !!copyFid,
         signal: c.req.raw.signal,
-        check: () => {
-          if (!copyFid && promised !== UNSIGNED_PAYLOAD && sha.digest('hex') !== promised) {
-            throw new ApiError(400, 'body does not match X-Deoss-Content-SHA256');
-          }
-        },
+        check,
       })
       .catch(partError);
     return c.json({ handle: info.handle, size: info.size, md5: info.md5 });

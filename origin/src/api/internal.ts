@@ -39,21 +39,15 @@ export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
     if (!body) throw new ApiError(400, 'empty body');
     const territory = await s.chain.territory(owner, territoryName);
     if (!territory) throw new ApiError(400, 'please purchase territory first');
-    if (territory.remainingSpace <= requiredSpace(Number(c.req.header('Content-Length') ?? 0))) throw new ApiError(400, 'insufficient territory space');
+    const length = Number(c.req.header('Content-Length') ?? NaN);
+    if (territory.remainingSpace <= requiredSpace(Number.isSafeInteger(length) ? length : 0)) throw new ApiError(400, 'insufficient territory space');
     const promised = c.get('promisedSha256');
     const cipher = sseKey(c);
     const ack = c.req.header('X-Deoss-Ack') ?? s.config.ackMode;
     // Unencrypted objects are written behind (uploads/pack-store.ts): answered once their bytes are durable here.
     // SSE-C objects cannot wait (the key is never kept), and `stored` acks wait for the nodes anyway.
     if (s.packs && !cipher && ack !== 'stored') {
-      const sha = createHash('sha256');
-      const chunks = (async function* () {
-        for await (const chunk of body) {
-          if (promised !== UNSIGNED_PAYLOAD) sha.update(chunk);
-          yield chunk;
-        }
-      })();
-      const length = Number(c.req.header('Content-Length') ?? NaN);
+      const { chunks, check } = promisedBody(body, promised);
       const packed = await s.packs
         .put(chunks, {
           owner,
@@ -61,9 +55,7 @@ export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
           sizeHint: Number.isSafeInteger(length) ? length : undefined,
           maxBytes: s.config.maxUploadBytes,
           signal: c.req.raw.signal,
-          check: () => {
-            if (promised !== UNSIGNED_PAYLOAD && sha.digest('hex') !== promised) throw new ApiError(400, 'body does not match X-Deoss-Content-SHA256');
-          },
+          check,
         })
         .catch(packError);
       s.metrics.uploads++;
@@ -134,6 +126,27 @@ export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
     })();
     return sendStream(c, status, headers, body, (err) => console.error(`origin: internal read of ${ref} broke off: ${(err as Error).message}`));
   });
+}
+
+/**
+ * A request body passed through while it is hashed, and the check that it matches the SHA-256 the edge promised
+ * (nothing to check for UNSIGNED-PAYLOAD). Call `check` after the last chunk.
+ */
+export function promisedBody(body: AsyncIterable<Uint8Array>, promised: string): { chunks: AsyncIterable<Uint8Array>; check: () => void } {
+  if (promised === UNSIGNED_PAYLOAD) return { chunks: body, check: () => {} };
+  const sha = createHash('sha256');
+  const chunks = (async function* () {
+    for await (const chunk of body) {
+      sha.update(chunk);
+      yield chunk;
+    }
+  })();
+  return {
+    chunks,
+    check: () => {
+      if (sha.digest('hex') !== promised) throw new ApiError(400, 'body does not match X-Deoss-Content-SHA256');
+    },
+  };
 }
 
 /** Checks the edge's HMAC signature (auth/internal-hmac.ts) and records the body hash it promised. */

@@ -79,7 +79,6 @@ export class PackStore {
   readonly #roomWaiters: (() => void)[] = [];
   readonly #stop = new AbortController();
   #sealQueue: Promise<void> = Promise.resolve();
-  #sealsQueued = 0;
 
   private constructor(o: PackStoreOptions) {
     this.#o = { objectMaxBytes: 8 * 1024 * 1024, targetBytes: 32 * 1024 * 1024, maxAgeMs: 1000, pendingMaxBytes: 2 * 1024 ** 3, busyWaitMs: 30_000, ...o };
@@ -242,7 +241,6 @@ export class PackStore {
     if (pack.state !== 'open') return;
     clearTimeout(pack.timer);
     pack.state = 'sealing';
-    this.#sealsQueued++;
     this.#sealQueue = this.#sealQueue.then(async () => {
       try {
         for (let attempt = 0; ; attempt++) {
@@ -256,7 +254,6 @@ export class PackStore {
           }
         }
       } finally {
-        this.#sealsQueued--;
         for (const wake of this.#roomWaiters.splice(0)) wake();
       }
     });

@@ -1,6 +1,7 @@
 import { serveObject } from '../../cdn/serve-object.ts';
 import { evaluateConditions } from '../../cdn/serve-object.ts';
 import { bucketIndex } from '../../namespace/env.ts';
+import { isPackRef } from '../../upstream/origin-client.ts';
 import type { ObjectChecksum, ObjectHeaders, ObjectInput, ObjectRecord } from '../../namespace/types.ts';
 import { s3Error } from '../errors.ts';
 import type { ObjectWriteHeaders, SseCustomerKey } from '../parse.ts';
@@ -50,7 +51,7 @@ export async function putObject(call: S3Call, p: { bucket: string; key: string; 
   }
   if (sse) Object.assign(input, { sseCustomerAlgorithm: 'AES256' as const, sseCustomerKeyMd5: sse.keyMd5 });
   // A pack reference is new with this write; a FID may be shared with other objects (content addressing).
-  const fresh = input.parts.every((f) => f.fid.startsWith('pack-'));
+  const fresh = input.parts.every((f) => isPackRef(f.fid));
   return writeObject(call, bucket.owner, p.bucket, p.key, input, { ifMatch: p.ifMatch, ifNoneMatch: p.ifNoneMatch }, fresh);
 }
 
