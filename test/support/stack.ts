@@ -28,20 +28,38 @@ export interface RunningStack {
   stop(): Promise<void>;
 }
 
+/**
+ * A free port for a test stack, drawn at random below the kernel's ephemeral range (32768–60999 here), so that a port
+ * the kernel hands another process meanwhile (wrangler's internal port, an outgoing connection) cannot take it between
+ * this check and `deoss start` binding it.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+  for (let attempt = 0; ; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * 20_000); // leaves room for the p2p port at +1000
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+    if (attempt > 50) throw new Error('no free port found below the ephemeral range');
+  }
 }
 
 /** Runs `deoss start` exactly as a user does (real processes: storage nodes, origin, wrangler dev) on free ports. */
 export async function startStack(options: { args?: string[]; env?: NodeJS.ProcessEnv; home?: string } = {}): Promise<RunningStack> {
   const home = options.home ?? (await mkdtemp(join(tmpdir(), 'deoss-stack-')));
+  // Another test file's stack may take a port between our check and the bind: draw new ports and start again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(home, options);
+    } catch (err) {
+      if (attempt >= 3 || !/is in use|EADDRINUSE/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startStackOnce(home: string, options: { args?: string[]; env?: NodeJS.ProcessEnv }): Promise<RunningStack> {
   const [originPort, edgePort] = [await freePort(), await freePort()];
   const child = spawn(process.execPath, [BIN, 'start', '--origin-port', String(originPort), '--edge-port', String(edgePort), ...(options.args ?? [])], {
     env: { ...process.env, DEOSS_HOME: home, DEOSS_THREADS: '2', ...options.env },
