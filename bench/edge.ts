@@ -7,7 +7,8 @@
  * seconds each process group spent in it, which is where the time goes on this 2-core machine.
  *
  * `npm run bench:edge`. Settings: BENCH_ROUNDS (5), BENCH_SMALL_COUNT (16 objects of 1 MiB per sample),
- * BENCH_LARGE_MB (256), BENCH_RANGE_OBJECT_MB (1024), BENCH_RANGES (8), BENCH_GET_REPEATS (3 cached reads per round).
+ * BENCH_LARGE_MB (256), BENCH_RANGE_OBJECT_MB (1024), BENCH_RANGES (8), BENCH_GET_REPEATS (3 cached reads per round),
+ * BENCH_CASES (`small,large,range`: which groups of cases run).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { pipeline } from 'node:stream/promises';
@@ -32,6 +33,7 @@ const LARGE = envInt('BENCH_LARGE_MB', 256) * MiB;
 const RANGE_OBJECT = envInt('BENCH_RANGE_OBJECT_MB', 1024) * MiB;
 const RANGES = envInt('BENCH_RANGES', 8);
 const GET_REPEATS = envInt('BENCH_GET_REPEATS', 3);
+const CASES = new Set((process.env.BENCH_CASES ?? 'small,large,range').split(',').map((c) => c.trim()));
 /** The edge's cache segment (workers/src/cdn/object-reader.ts CDN_SEGMENT_SIZE). */
 const SEGMENT = 32 * MiB;
 const BUCKET = 'bench';
@@ -60,9 +62,9 @@ const targets = [edge, baseline];
 
 try {
   await edge.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  await objectCases('1MiB', MiB, SMALL_COUNT);
-  await objectCases(`${LARGE / MiB}MiB`, LARGE, 1);
-  await rangeCases();
+  if (CASES.has('small')) await objectCases('1MiB', MiB, SMALL_COUNT);
+  if (CASES.has('large')) await objectCases(`${LARGE / MiB}MiB`, LARGE, 1);
+  if (CASES.has('range')) await rangeCases();
   console.log(JSON.stringify({ bench: 'environment', loadavg: loadavg().map((x) => Math.round(x * 100) / 100), note: 'load average at end' }));
 } finally {
   for (const t of targets) t.s3.destroy();

@@ -1,4 +1,5 @@
 import type { CdnOptions } from './cdn/object-reader.ts';
+import { SegmentMemory } from './cdn/segment-memory.ts';
 import { edgeConfig, type EdgeConfig, type EdgeVars } from './config.ts';
 import type { NamespaceBindings } from './namespace/env.ts';
 import type { FileReferences } from './namespace/file-references.ts';
@@ -30,6 +31,16 @@ export const edgeContextOf = new WeakMap<Request, EdgeContext>();
 
 /** Parsed settings per isolate: the vars do not change while it lives. */
 let configCache: { vars: EdgeVars; config: EdgeConfig } | undefined;
+/** The isolate's segment memory: it outlives requests (that is its point), so it lives at module scope. */
+let segmentMemory: SegmentMemory | undefined;
+
+function memoryFor(config: EdgeConfig): SegmentMemory | undefined {
+  if (config.memoryBytes <= 0) return undefined;
+  if (segmentMemory?.capacityBytes !== config.memoryBytes || segmentMemory.entryMaxBytes !== Math.min(config.memorySegmentMaxBytes, config.memoryBytes)) {
+    segmentMemory = new SegmentMemory({ capacityBytes: config.memoryBytes, entryMaxBytes: config.memorySegmentMaxBytes });
+  }
+  return segmentMemory;
+}
 
 export function buildEdgeContext(env: EdgeBindings, request: Request, waitUntil: (p: Promise<unknown>) => void): EdgeContext {
   if (configCache?.vars !== env) configCache = { vars: env, config: edgeConfig(env) };
@@ -46,7 +57,7 @@ export function buildEdgeContext(env: EdgeBindings, request: Request, waitUntil:
     placement,
     requestId: crypto.randomUUID().replaceAll('-', '').slice(0, 16).toUpperCase(),
     waitUntil,
-    cdn: { cache, origin, waitUntil, placement, fillMaxSegments: config.fillMaxSegments },
+    cdn: { cache, memory: memoryFor(config), origin, waitUntil, placement, fillMaxSegments: config.fillMaxSegments },
   };
   edgeContextOf.set(request, context);
   return context;

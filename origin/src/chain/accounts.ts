@@ -28,9 +28,19 @@ export function isValidAddress(address: string): boolean {
   }
 }
 
+/** Addresses already converted: every request names an account, and each conversion hashes twice (blake2). */
+const cessAddresses = new Map<string, string>();
+const CESS_ADDRESS_MEMO_SIZE = 4096;
+
 /** The same account in CESS's SS58 format. Throws on an invalid address. */
 export function toCessAddress(address: string): string {
-  return encodeAddress(decodeAddress(address), CHAIN.ss58Prefix);
+  let cess = cessAddresses.get(address);
+  if (cess === undefined) {
+    cess = encodeAddress(decodeAddress(address), CHAIN.ss58Prefix);
+    if (cessAddresses.size >= CESS_ADDRESS_MEMO_SIZE) cessAddresses.clear();
+    cessAddresses.set(address, cess);
+  }
+  return cess;
 }
 
 export function toPublicKey(address: string): Uint8Array {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { OriginClient } from '../upstream/origin-client.ts';
-import { CDN_SEGMENT_SIZE, openObject, type CdnOptions } from './object-reader.ts';
+import { CDN_SEGMENT_SIZE, openObject, segmentKey, type CdnOptions } from './object-reader.ts';
+import { SegmentMemory } from './segment-memory.ts';
 
 /**
  * The reader against workerd's real Cache API. The origin is a stand-in (an in-memory file answering ranged
@@ -20,7 +21,7 @@ function standInOrigin(files: Record<string, Uint8Array>) {
   return { origin, calls };
 }
 
-async function setup(size: number) {
+async function setup(size: number, memory?: SegmentMemory) {
   const fid = crypto.randomUUID().replaceAll('-', '').padEnd(64, '0'); // a fresh cache key per test
   const bytes = new Uint8Array(size);
   for (let i = 0; i < size; i += 4093) bytes[i] = (i / 4093) & 0xff;
@@ -28,12 +29,21 @@ async function setup(size: number) {
   const { origin, calls } = standInOrigin({ [fid]: bytes });
   const background: Promise<unknown>[] = [];
   const reads: { source: string; bytes: number }[] = [];
-  const cache = await caches.open(`object-reader-test-${fid}`);
-  const o: CdnOptions = { cache, origin, waitUntil: (p) => background.push(p), onRead: (source, n) => reads.push({ source, bytes: n }) };
+  const opened = await caches.open(`object-reader-test-${fid}`);
+  const cacheMatches: string[] = [];
+  // The real Cache API, with its lookups counted.
+  const cache = new Proxy(opened, {
+    get(target, name) {
+      if (name === 'match') return (req: RequestInfo, options?: CacheQueryOptions) => (cacheMatches.push(typeof req === 'string' ? req : req.url), target.match(req, options));
+      const value = Reflect.get(target, name) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const o: CdnOptions = { cache, memory, origin, waitUntil: (p) => background.push(p), onRead: (source, n) => reads.push({ source, bytes: n }) };
   const settle = async () => {
     while (background.length) await background.shift();
   };
-  return { fid, bytes, o, calls, reads, settle, files: [{ fid, size }] };
+  return { fid, bytes, o, calls, reads, settle, cacheMatches, files: [{ fid, size }] };
 }
 
 describe('openObject', () => {
@@ -77,5 +87,45 @@ describe('openObject', () => {
     expect(fromTail.cache).toBe('hit');
     expect(new Uint8Array(await new Response(fromTail.body).arrayBuffer())).toEqual(t.bytes.slice(CDN_SEGMENT_SIZE + 500));
     await t.settle();
+  });
+
+  it('keeps small segments in memory: filled with the cache, served again and again without asking the Cache API', async () => {
+    const memory = new SegmentMemory({ capacityBytes: 1024 * 1024, entryMaxBytes: 200_000 });
+    const t = await setup(100_000, memory);
+    const miss = await openObject(t.files, { start: 0, end: 99_999 }, t.o);
+    expect(miss.cache).toBe('miss');
+    await new Response(miss.body).arrayBuffer();
+    await t.settle();
+    expect(memory.bytes).toBe(100_000); // the background fill put it in both tiers
+    expect(await t.o.cache.match(segmentKey(t.fid, 0))).toBeDefined();
+    const lookups = t.cacheMatches.length;
+    for (let i = 0; i < 3; i++) {
+      const hit = await openObject(t.files, { start: 0, end: 99_999 }, t.o);
+      expect(hit.cache).toBe('hit');
+      expect(new Uint8Array(await new Response(hit.body).arrayBuffer())).toEqual(t.bytes); // served bytes stay whole
+    }
+    const ranged = await openObject(t.files, { start: 5, end: 14 }, t.o);
+    expect(new Uint8Array(await new Response(ranged.body).arrayBuffer())).toEqual(t.bytes.slice(5, 15));
+    expect(t.cacheMatches.length).toBe(lookups);
+    expect(t.calls).toHaveLength(2); // the first read and the fill
+
+    // Another isolate (an empty memory) reads the segment whole from the Cache API once, then holds it.
+    const other = { ...t.o, memory: new SegmentMemory({ capacityBytes: 1024 * 1024, entryMaxBytes: 200_000 }) };
+    const fromCache = await openObject(t.files, { start: 10, end: 19 }, other);
+    expect(fromCache.cache).toBe('hit');
+    expect(new Uint8Array(await new Response(fromCache.body).arrayBuffer())).toEqual(t.bytes.slice(10, 20));
+    expect(other.memory.bytes).toBe(100_000);
+    expect(t.calls).toHaveLength(2);
+  });
+
+  it('leaves segments larger than the memory allows to the Cache API alone', async () => {
+    const memory = new SegmentMemory({ capacityBytes: 1024 * 1024, entryMaxBytes: 50_000 });
+    const t = await setup(100_000, memory);
+    await new Response((await openObject(t.files, { start: 0, end: 99_999 }, t.o)).body).arrayBuffer();
+    await t.settle();
+    const hit = await openObject(t.files, { start: 0, end: 99_999 }, t.o);
+    expect(hit.cache).toBe('hit');
+    expect(new Uint8Array(await new Response(hit.body).arrayBuffer())).toEqual(t.bytes);
+    expect(memory.bytes).toBe(0);
   });
 });

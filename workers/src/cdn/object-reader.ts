@@ -1,4 +1,5 @@
 import type { OriginClient, Placement } from '../upstream/origin-client.ts';
+import type { SegmentMemory } from './segment-memory.ts';
 
 /**
  * Reads objects through the Cache API. Stored bytes are addressed by FID, so a cached segment can never be stale:
@@ -21,6 +22,8 @@ export interface StoredFile {
 
 export interface CdnOptions {
   cache: Cache;
+  /** The first tier: small segments in the isolate's memory (none: every read asks the Cache API). */
+  memory?: SegmentMemory;
   origin: OriginClient;
   /** Background work (the segment fills). */
   waitUntil: (p: Promise<unknown>) => void;
@@ -62,11 +65,27 @@ export function piecesOf(files: StoredFile[], start: number, end: number): Piece
 /** Response header naming where the first bytes of a response came from: the edge cache or the origin. */
 export const CACHE_STATUS_HEADER = 'x-deoss-cache';
 
-/** The part of segment `index` of `piece` that a read needs, looked up in the cache (with Range: 206 on a hit). */
-function matchSegment(piece: Piece, index: number, cache: Cache): Promise<Response | undefined> {
-  const from = Math.max(piece.start, index * CDN_SEGMENT_SIZE) - index * CDN_SEGMENT_SIZE;
-  const to = Math.min(piece.end, (index + 1) * CDN_SEGMENT_SIZE - 1) - index * CDN_SEGMENT_SIZE;
-  return cache.match(new Request(segmentKey(piece.fid, index), { headers: { Range: `bytes=${from}-${to}` } }));
+/**
+ * The part of segment `index` of `piece` that a read needs, from the edge cache, or undefined on a miss. A small
+ * segment is served from the isolate's memory, and read whole into it from the Cache API when it is not there yet;
+ * a larger one is asked of the Cache API with a Range (206 on a hit).
+ */
+async function matchSegment(piece: Piece, index: number, o: CdnOptions): Promise<Response | undefined> {
+  const base = index * CDN_SEGMENT_SIZE;
+  const from = Math.max(piece.start, base) - base;
+  const to = Math.min(piece.end, base + CDN_SEGMENT_SIZE - 1) - base;
+  const key = segmentKey(piece.fid, index);
+  if (o.memory?.holds(Math.min(piece.size - base, CDN_SEGMENT_SIZE))) {
+    let bytes = o.memory.get(key);
+    if (!bytes) {
+      const cached = await o.cache.match(key);
+      if (!cached?.body) return undefined;
+      bytes = new Uint8Array(await cached.arrayBuffer());
+      o.memory.set(key, bytes);
+    }
+    return new Response(bytes.subarray(from, to + 1));
+  }
+  return o.cache.match(new Request(key, { headers: { Range: `bytes=${from}-${to}` } }));
 }
 
 /**
@@ -75,8 +94,14 @@ function matchSegment(piece: Piece, index: number, cache: Cache): Promise<Respon
  * lookup is reused, so this costs no extra cache call.
  */
 export async function openObject(files: StoredFile[], range: { start: number; end: number }, o: CdnOptions): Promise<{ body: ReadableStream<Uint8Array>; cache: 'hit' | 'miss' }> {
-  const first = piecesOf(files, range.start, range.end)[0];
-  const firstMatch = first ? await matchSegment(first, Math.floor(first.start / CDN_SEGMENT_SIZE), o.cache) : undefined;
+  const pieces = piecesOf(files, range.start, range.end);
+  const first = pieces[0];
+  const firstMatch = first ? await matchSegment(first, Math.floor(first.start / CDN_SEGMENT_SIZE), o) : undefined;
+  // A read that one cached segment answers whole is that segment's body as it is: no stream pumped in JavaScript.
+  if (firstMatch?.body && pieces.length === 1 && Math.floor(first.start / CDN_SEGMENT_SIZE) === Math.floor(first.end / CDN_SEGMENT_SIZE)) {
+    o.onRead?.('cache', first.end - first.start + 1);
+    return { body: firstMatch.body, cache: 'hit' };
+  }
   return { body: readObject(files, range, o, firstMatch ?? null), cache: firstMatch?.body ? 'hit' : 'miss' };
 }
 
@@ -96,7 +121,7 @@ export function readObject(files: StoredFile[], range: { start: number; end: num
         const last = Math.floor(piece.end / CDN_SEGMENT_SIZE);
         while (index <= last) {
           const from = Math.max(piece.start, index * CDN_SEGMENT_SIZE);
-          const hit = pending !== undefined ? pending : await matchSegment(piece, index, o.cache);
+          const hit = pending !== undefined ? pending : await matchSegment(piece, index, o);
           pending = undefined;
           if (hit?.body) {
             o.onRead?.('cache', Number(hit.headers.get('Content-Length') ?? 0));
@@ -106,7 +131,7 @@ export function readObject(files: StoredFile[], range: { start: number; end: num
           }
           // A run of missed segments is one origin request.
           let runEnd = index;
-          while (runEnd < last && !(await o.cache.match(segmentKey(piece.fid, runEnd + 1), { ignoreMethod: true }).then((r) => (r?.body?.cancel(), !!r)))) runEnd++;
+          while (runEnd < last && !(await isCached(piece.fid, runEnd + 1, o))) runEnd++;
           const to = Math.min(piece.end, (runEnd + 1) * CDN_SEGMENT_SIZE - 1);
           const res = await o.origin.getObject(piece.fid, { range: { start: from, end: to }, placement: o.placement });
           o.onRead?.('origin', to - from + 1);
@@ -126,6 +151,12 @@ export function readObject(files: StoredFile[], range: { start: number; end: num
   return readable;
 }
 
+function isCached(fid: string, index: number, o: CdnOptions): Promise<boolean> {
+  const key = segmentKey(fid, index);
+  if (o.memory?.get(key)) return Promise.resolve(true);
+  return o.cache.match(key, { ignoreMethod: true }).then((r) => (r?.body?.cancel(), !!r));
+}
+
 /** Fetches whole segments from the origin into the cache, one at a time, skipping those being filled already. */
 async function fillSegments(segments: { fid: string; size: number; index: number }[], o: CdnOptions): Promise<void> {
   for (const s of segments) {
@@ -137,12 +168,12 @@ async function fillSegments(segments: { fid: string; size: number; index: number
       const end = Math.min(s.size, start + CDN_SEGMENT_SIZE) - 1;
       if (end - start + 1 > CACHE_OBJECT_LIMIT) continue;
       const res = await o.origin.getObject(s.fid, { range: { start, end }, placement: o.placement });
-      await o.cache.put(
-        key,
-        new Response(res.body, {
-          headers: { 'Content-Length': String(end - start + 1), 'Cache-Control': 'public, max-age=31536000, immutable', 'Content-Type': 'application/octet-stream' },
-        }),
-      );
+      const headers = { 'Content-Length': String(end - start + 1), 'Cache-Control': 'public, max-age=31536000, immutable', 'Content-Type': 'application/octet-stream' };
+      if (o.memory?.holds(end - start + 1)) {
+        const bytes = new Uint8Array(await res.arrayBuffer());
+        await o.cache.put(key, new Response(bytes, { headers }));
+        o.memory.set(key, bytes);
+      } else await o.cache.put(key, new Response(res.body, { headers }));
     } catch {
       // A failed fill only means the next read goes to the origin again.
     } finally {
