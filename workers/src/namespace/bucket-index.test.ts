@@ -214,6 +214,13 @@ describe('BucketIndex: objects', () => {
     expect(await codeOf(stub.putObject('new', object(3), { ifMatch: '*' }))).toBe('PreconditionFailed');
   });
 
+  it('records a write only while the bucket belongs to the owner the caller authorized against', async () => {
+    const { stub } = await newBucket();
+    await stub.putObject('k', object(1), { owner: OWNER });
+    expect(await codeOf(stub.putObject('k', object(2), { owner: OTHER }))).toBe('AccessDenied');
+    expect((await stub.getObject('k'))?.etag).toBe(md5hex(1));
+  });
+
   it('enforces key, metadata and layout limits with the S3 codes', async () => {
     const { stub } = await newBucket();
     expect(await codeOf(stub.putObject('x'.repeat(1025), object(1)))).toBe('KeyTooLongError');

@@ -170,7 +170,8 @@ export class BucketIndex extends DurableObject<NamespaceBindings> {
    * with the write (If-Match / If-None-Match: *), failing with PreconditionFailed.
    */
   async putObject(key: string, input: ObjectInput, conditions: PutObjectConditions = {}): Promise<FinishResult> {
-    this.#bucket();
+    const bucket = this.#bucket();
+    if (conditions.owner !== undefined && bucket.owner !== conditions.owner) throw namespaceError('AccessDenied', 'Access Denied');
     checkKey(key);
     checkObjectInput(input);
     return this.ctx.storage.transactionSync(() => {

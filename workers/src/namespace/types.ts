@@ -119,6 +119,8 @@ export interface PutObjectConditions {
   ifMatch?: string;
   /** `*`: write only if no object exists under the key. Fails with PreconditionFailed. */
   ifNoneMatch?: '*';
+  /** Write only if the bucket belongs to this account (the caller authorized against a remembered record). Fails with AccessDenied. */
+  owner?: string;
 }
 
 export interface ObjectSummary {

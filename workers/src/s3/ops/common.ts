@@ -1,4 +1,5 @@
 import type { EdgeContext } from '../../context.ts';
+import { bucketRecordCache } from '../../namespace/bucket-record-cache.ts';
 import { bucketIndex } from '../../namespace/env.ts';
 import { unwrapNamespaceError } from '../../namespace/errors.ts';
 import type { BucketRecord, ObjectHeaders } from '../../namespace/types.ts';
@@ -70,6 +71,20 @@ export function originToS3(err: unknown): never {
 export async function requireBucket(call: S3Call, bucket: string): Promise<BucketRecord> {
   const info = await ns(bucketIndex(call.e.env, bucket).info());
   if (!info) throw s3Error('NoSuchBucket', undefined, { BucketName: bucket });
+  return info;
+}
+
+/**
+ * The bucket of a write the caller must own, from the isolate's memory when it says the caller owns the bucket,
+ * else from the bucket's object. The write must then be recorded with the bucket's owner as a condition
+ * (`PutObjectConditions.owner`): the bucket's object checks it again (see bucket-record-cache.ts).
+ */
+export async function bucketForWrite(call: S3Call, bucket: string): Promise<BucketRecord> {
+  const remembered = bucketRecordCache.get(bucket);
+  if (remembered && call.principal?.account === remembered.owner) return remembered;
+  const info = await requireBucket(call, bucket);
+  authorize(call, info, 'write');
+  bucketRecordCache.set(bucket, info);
   return info;
 }
 

@@ -2,7 +2,7 @@ import { serveObject } from '../../cdn/serve-object.ts';
 import { evaluateConditions } from '../../cdn/serve-object.ts';
 import { bucketIndex } from '../../namespace/env.ts';
 import { isPackRef } from '../../upstream/origin-client.ts';
-import type { ObjectChecksum, ObjectHeaders, ObjectInput, ObjectRecord } from '../../namespace/types.ts';
+import type { ObjectChecksum, ObjectHeaders, ObjectInput, ObjectRecord, PutObjectConditions } from '../../namespace/types.ts';
 import { s3Error } from '../errors.ts';
 import type { ObjectWriteHeaders, SseCustomerKey } from '../parse.ts';
 import type { PayloadMode } from '../sigv4.ts';
@@ -10,6 +10,7 @@ import { el, parseDelete } from '../xml.ts';
 import { checkContentMd5, EMPTY_MD5, intake } from './body.ts';
 import {
   authorize,
+  bucketForWrite,
   checkSseForRead,
   iso,
   ns,
@@ -24,8 +25,7 @@ import {
 
 /** PutObject: bytes to the origin (one CESS file), then key → FID in the bucket's index. */
 export async function putObject(call: S3Call, p: { bucket: string; key: string; payload?: PayloadMode; headers: ObjectWriteHeaders; sseCustomer?: SseCustomerKey; ifMatch?: string; ifNoneMatch?: '*' }): Promise<Response> {
-  const bucket = await requireBucket(call, p.bucket);
-  authorize(call, bucket, 'write');
+  const bucket = await bucketForWrite(call, p.bucket);
   const sse = p.sseCustomer;
   const body = intake(call.req, p.payload, call.e.config.maxPutBytes);
   const headers = storedHeaders(p.headers);
@@ -52,7 +52,7 @@ export async function putObject(call: S3Call, p: { bucket: string; key: string; 
   if (sse) Object.assign(input, { sseCustomerAlgorithm: 'AES256' as const, sseCustomerKeyMd5: sse.keyMd5 });
   // A pack reference is new with this write; a FID may be shared with other objects (content addressing).
   const fresh = input.parts.every((f) => isPackRef(f.fid));
-  return writeObject(call, bucket.owner, p.bucket, p.key, input, { ifMatch: p.ifMatch, ifNoneMatch: p.ifNoneMatch }, fresh);
+  return writeObject(call, bucket.owner, p.bucket, p.key, input, { ifMatch: p.ifMatch, ifNoneMatch: p.ifNoneMatch, owner: bucket.owner }, fresh);
 }
 
 /**
@@ -60,7 +60,7 @@ export async function putObject(call: S3Call, p: { bucket: string; key: string; 
  * created for this write, so nothing else can release them meanwhile and the count may be taken alongside the
  * index write instead of before it (one Durable Object round trip less on every PUT).
  */
-async function writeObject(call: S3Call, owner: string, bucket: string, key: string, input: ObjectInput, conditions: { ifMatch?: string; ifNoneMatch?: '*' }, fresh = false): Promise<Response> {
+async function writeObject(call: S3Call, owner: string, bucket: string, key: string, input: ObjectInput, conditions: PutObjectConditions, fresh = false): Promise<Response> {
   const fids = input.parts.map((f) => f.fid);
   const retained = retainFiles(call, owner, fids).then(() => true);
   if (!fresh) await retained;
