@@ -160,7 +160,7 @@ async function objectCases(label: string, size: number, count: number): Promise<
           ...(name === 'put' && t.impl === 'deoss-edge' ? { ack: 'durable at the origin (DEOSS_ACK=durable)' } : {}),
           ...(name === 'put-until-stored' ? { note: 'until the chain holds the file record: 12 columns on 12 storage nodes' } : {}),
           ...(name === 'get' && t.impl === 'deoss-edge' ? { source: 'edge cache miss', originSegmentsFrom: sumCounts(sources) } : {}),
-          ...(name === 'get-again' && t.impl === 'deoss-edge' ? { source: 'edge Cache API (every segment checked hit first)' } : {}),
+          ...(name === 'get-again' && t.impl === 'deoss-edge' ? { source: 'edge cache: isolate memory for small segments, else Cache API (every read checked hit first)' } : {}),
           cpuSeconds: meanCpu(s.cpu),
         }),
       );
