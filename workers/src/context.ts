@@ -31,15 +31,15 @@ export const edgeContextOf = new WeakMap<Request, EdgeContext>();
 
 /** Parsed settings per isolate: the vars do not change while it lives. */
 let configCache: { vars: EdgeVars; config: EdgeConfig } | undefined;
-/** The isolate's segment memory: it outlives requests (that is its point), so it lives at module scope. */
-let segmentMemory: SegmentMemory | undefined;
+/**
+ * The isolate's segment memory, made once like the settings it follows (null: turned off). It outlives requests,
+ * which is its point, so it lives at module scope.
+ */
+let segmentMemory: SegmentMemory | null | undefined;
 
 function memoryFor(config: EdgeConfig): SegmentMemory | undefined {
-  if (config.memoryBytes <= 0) return undefined;
-  if (segmentMemory?.capacityBytes !== config.memoryBytes || segmentMemory.entryMaxBytes !== Math.min(config.memorySegmentMaxBytes, config.memoryBytes)) {
-    segmentMemory = new SegmentMemory({ capacityBytes: config.memoryBytes, entryMaxBytes: config.memorySegmentMaxBytes });
-  }
-  return segmentMemory;
+  segmentMemory ??= config.memoryBytes > 0 ? new SegmentMemory({ capacityBytes: config.memoryBytes, entryMaxBytes: config.memorySegmentMaxBytes }) : null;
+  return segmentMemory ?? undefined;
 }
 
 export function buildEdgeContext(env: EdgeBindings, request: Request, waitUntil: (p: Promise<unknown>) => void): EdgeContext {

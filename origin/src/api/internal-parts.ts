@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { UNSIGNED_PAYLOAD } from '../auth/internal-hmac.ts';
 import { iterableSource } from '../pipeline/source.ts';
-import { PartKeyError, PartNotFoundError, PartTooLargeError } from '../uploads/part-store.ts';
+import { PartKeyError, PartNotFoundError } from '../uploads/part-store.ts';
+import { BodyTooLargeError } from '../uploads/durable-file.ts';
 import type { OriginEnv, OriginServices } from './context.ts';
 import { parseRange } from './download.ts';
 import { isStoredRef, openStored, type StoredBytes } from './stored.ts';
@@ -153,6 +154,6 @@ async function storedFile(s: OriginServices, ref: string): Promise<StoredBytes> 
 function partError(err: unknown): never {
   if (err instanceof PartNotFoundError) throw new ApiError(404, err.message);
   if (err instanceof PartKeyError) throw new ApiError(403, err.message);
-  if (err instanceof PartTooLargeError) throw new ApiError(413, err.message);
+  if (err instanceof BodyTooLargeError) throw new ApiError(413, err.message);
   throw err;
 }

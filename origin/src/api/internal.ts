@@ -4,7 +4,8 @@ import { InternalAuthError, UNSIGNED_PAYLOAD, verifyInternal } from '../auth/int
 import type { CipherSpec } from '../pipeline/cipher.ts';
 import { iterableSource } from '../pipeline/source.ts';
 import { sendStream } from '../http/node-response.ts';
-import { EmptyObjectError, PACK_REF, PackStoreBusyError, PackTooLargeError } from '../uploads/pack-store.ts';
+import { EmptyObjectError, PACK_REF, PackStoreBusyError } from '../uploads/pack-store.ts';
+import { BodyTooLargeError } from '../uploads/durable-file.ts';
 import type { OriginEnv, OriginServices } from './context.ts';
 import { parseRange } from './download.ts';
 import { ApiError } from './errors.ts';
@@ -174,7 +175,7 @@ export function sseKey(c: Context, header = 'X-Deoss-Sse-Key'): Extract<CipherSp
 }
 
 function packError(err: unknown): never {
-  if (err instanceof PackTooLargeError) throw new ApiError(413, err.message);
+  if (err instanceof BodyTooLargeError) throw new ApiError(413, err.message);
   if (err instanceof EmptyObjectError) throw new ApiError(400, err.message);
   if (err instanceof PackStoreBusyError) throw new ApiError(503, err.message);
   throw err;

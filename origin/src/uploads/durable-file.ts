@@ -120,3 +120,13 @@ async function writeAllv(file: FileHandle, chunks: Uint8Array[], position: numbe
     rest = next;
   }
 }
+
+/** A streamed body (an object for a pack, a staged part) went past its size limit; nothing of it is kept. */
+export class BodyTooLargeError extends Error {
+  override name = 'BodyTooLargeError';
+  readonly limit: number;
+  constructor(what: string, limit: number) {
+    super(`${what} larger than the limit of ${limit} bytes`);
+    this.limit = limit;
+  }
+}

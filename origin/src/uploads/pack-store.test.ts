@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ByteSource } from '../pipeline/source.ts';
-import { PACK_HEADER_BYTES, PackStore, PackStoreBusyError, PackTooLargeError, type PackStoreOptions } from './pack-store.ts';
+import { PACK_HEADER_BYTES, PackStore, PackStoreBusyError, type PackStoreOptions } from './pack-store.ts';
+import { BodyTooLargeError } from './durable-file.ts';
 import type { UploadService } from './upload-service.ts';
 
 const owner = { owner: 'alice', territory: 'default' };
@@ -159,7 +160,7 @@ describe('PackStore', () => {
       },
     });
     await expect(bad).rejects.toThrow('digest mismatch');
-    await expect(put(store, randomBytes(2000), { maxBytes: 1000 })).rejects.toBeInstanceOf(PackTooLargeError);
+    await expect(put(store, randomBytes(2000), { maxBytes: 1000 })).rejects.toBeInstanceOf(BodyTooLargeError);
     await expect(put(store, new Uint8Array(0))).rejects.toThrow('empty body');
     const next = await put(store, randomBytes(300));
     // The failed writes left no bytes behind: the next member follows the kept one directly.

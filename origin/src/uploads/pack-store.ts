@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileSource } from '../pipeline/source.ts';
-import { BatchedWriter, syncDirectory, writeDurably, writeSynced } from './durable-file.ts';
+import { BatchedWriter, BodyTooLargeError, syncDirectory, writeDurably, writeSynced } from './durable-file.ts';
 import type { UploadService } from './upload-service.ts';
 
 /**
@@ -111,7 +111,7 @@ export class PackStore {
       for await (const chunk of chunks) {
         p.signal?.throwIfAborted();
         size += chunk.length;
-        if (size > p.maxBytes) throw new PackTooLargeError(p.maxBytes);
+        if (size > p.maxBytes) throw new BodyTooLargeError('object', p.maxBytes);
         md5.update(chunk);
         await writer.write(chunk);
       }
@@ -363,15 +363,6 @@ export class PackStore {
       return;
     }
     await this.#collect(pack);
-  }
-}
-
-export class PackTooLargeError extends Error {
-  override name = 'PackTooLargeError';
-  readonly limit: number;
-  constructor(limit: number) {
-    super(`object larger than the limit of ${limit} bytes`);
-    this.limit = limit;
   }
 }
 

@@ -3,7 +3,8 @@ import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PartKeyError, PartNotFoundError, PartStore, PartTooLargeError } from './part-store.ts';
+import { PartKeyError, PartNotFoundError, PartStore } from './part-store.ts';
+import { BodyTooLargeError } from './durable-file.ts';
 
 async function* chunks(bytes: Uint8Array, size = 100_000) {
   for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
@@ -47,7 +48,7 @@ describe('PartStore', () => {
   it('refuses oversize parts and failed checks without leaving files behind', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'parts-'));
     const store = await PartStore.open({ dir });
-    await expect(store.put(chunks(randomBytes(2000)), { maxBytes: 1000 })).rejects.toBeInstanceOf(PartTooLargeError);
+    await expect(store.put(chunks(randomBytes(2000)), { maxBytes: 1000 })).rejects.toBeInstanceOf(BodyTooLargeError);
     await expect(
       store.put(chunks(randomBytes(10)), {
         maxBytes: 1000,

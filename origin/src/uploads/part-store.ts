@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BatchedWriter, syncDirectory, writeDurably } from './durable-file.ts';
+import { BatchedWriter, BodyTooLargeError, syncDirectory, writeDurably } from './durable-file.ts';
 
 /**
  * Staged parts of S3 multipart uploads. A part is kept on the origin's disk, not on chain, until the upload is
@@ -86,7 +86,7 @@ export class PartStore {
         for await (const chunk of chunks) {
           options.signal?.throwIfAborted();
           size += chunk.length;
-          if (size > options.maxBytes) throw new PartTooLargeError(options.maxBytes);
+          if (size > options.maxBytes) throw new BodyTooLargeError('part', options.maxBytes);
           md5.update(chunk);
           await writer.write(cipher ? cipher.update(chunk) : options.lent ? chunk.slice() : chunk);
         }
@@ -169,15 +169,6 @@ export class PartStore {
       if (name.endsWith('.json')) removed++;
     }
     return removed;
-  }
-}
-
-export class PartTooLargeError extends Error {
-  override name = 'PartTooLargeError';
-  readonly limit: number;
-  constructor(limit: number) {
-    super(`part larger than the limit of ${limit} bytes`);
-    this.limit = limit;
   }
 }
 

@@ -124,7 +124,7 @@ export function readObject(files: StoredFile[], range: { start: number; end: num
           const hit = pending !== undefined ? pending : await matchSegment(piece, index, o);
           pending = undefined;
           if (hit?.body) {
-            o.onRead?.('cache', Number(hit.headers.get('Content-Length') ?? 0));
+            o.onRead?.('cache', Math.min(piece.end, (index + 1) * CDN_SEGMENT_SIZE - 1) - from + 1);
             await hit.body.pipeTo(writable, { preventClose: true });
             index++;
             continue;

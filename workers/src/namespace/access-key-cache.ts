@@ -1,5 +1,6 @@
 import type { AccessKeySecret } from './account-directory.ts';
 import { accountDirectory, type NamespaceBindings } from './env.ts';
+import { TtlMap } from './ttl-map.ts';
 
 /**
  * An in-isolate cache in front of AccountDirectory.lookupSecret, so S3 requests do not all queue on the single
@@ -21,21 +22,17 @@ export interface AccessKeyCacheOptions {
   now?: () => number;
 }
 
-type Entry = { value: AccessKeySecret | undefined; until: number };
-
 export class AccessKeyCache {
-  readonly #entries = new Map<string, Entry>();
+  /** `null`: the directory said there is no such key. */
+  readonly #entries: TtlMap<AccessKeySecret | null>;
   readonly #ttl: number;
   readonly #negativeTtl: number;
-  readonly #max: number;
-  readonly #now: () => number;
   #generation = 0;
 
   constructor(options: AccessKeyCacheOptions = {}) {
     this.#ttl = options.ttlMs ?? ACCESS_KEY_CACHE_TTL_MS;
     this.#negativeTtl = options.negativeTtlMs ?? ACCESS_KEY_NEGATIVE_TTL_MS;
-    this.#max = options.maxEntries ?? ACCESS_KEY_CACHE_MAX_ENTRIES;
-    this.#now = options.now ?? Date.now;
+    this.#entries = new TtlMap({ maxEntries: options.maxEntries ?? ACCESS_KEY_CACHE_MAX_ENTRIES, now: options.now });
   }
 
   /**
@@ -44,16 +41,11 @@ export class AccessKeyCache {
    */
   async get(accessKeyId: string, load: (accessKeyId: string) => Promise<AccessKeySecret | undefined>): Promise<AccessKeySecret | undefined> {
     const hit = this.#entries.get(accessKeyId);
-    if (hit) {
-      if (hit.until > this.#now()) return hit.value;
-      this.#entries.delete(accessKeyId);
-    }
+    if (hit !== undefined) return hit ?? undefined;
     const generation = this.#generation;
     const value = await load(accessKeyId);
     // An invalidate() while the load was in flight may mean the answer predates a revocation: do not keep it.
-    if (generation === this.#generation) {
-      this.#store(accessKeyId, { value, until: this.#now() + (value ? this.#ttl : this.#negativeTtl) });
-    }
+    if (generation === this.#generation) this.#entries.set(accessKeyId, value ?? null, value ? this.#ttl : this.#negativeTtl);
     return value;
   }
 
@@ -65,12 +57,6 @@ export class AccessKeyCache {
 
   get size(): number {
     return this.#entries.size;
-  }
-
-  #store(accessKeyId: string, entry: Entry): void {
-    this.#entries.delete(accessKeyId);
-    while (this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!);
-    this.#entries.set(accessKeyId, entry);
   }
 }
 

@@ -1,3 +1,4 @@
+import { TtlMap } from './ttl-map.ts';
 import type { BucketRecord } from './types.ts';
 
 /**
@@ -14,37 +15,5 @@ export const BUCKET_RECORD_TTL_MS = 10_000;
 /** Records kept per isolate; the oldest go first. */
 export const BUCKET_RECORD_CACHE_MAX_ENTRIES = 1_000;
 
-export class BucketRecordCache {
-  readonly #entries = new Map<string, { record: BucketRecord; until: number }>();
-  readonly #ttl: number;
-  readonly #max: number;
-  readonly #now: () => number;
-
-  constructor(options: { ttlMs?: number; maxEntries?: number; now?: () => number } = {}) {
-    this.#ttl = options.ttlMs ?? BUCKET_RECORD_TTL_MS;
-    this.#max = options.maxEntries ?? BUCKET_RECORD_CACHE_MAX_ENTRIES;
-    this.#now = options.now ?? Date.now;
-  }
-
-  get(bucket: string): BucketRecord | undefined {
-    const entry = this.#entries.get(bucket);
-    if (!entry) return undefined;
-    if (entry.until > this.#now()) return entry.record;
-    this.#entries.delete(bucket);
-    return undefined;
-  }
-
-  set(bucket: string, record: BucketRecord): void {
-    this.#entries.delete(bucket);
-    while (this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!);
-    this.#entries.set(bucket, { record, until: this.#now() + this.#ttl });
-  }
-
-  /** Forgets a bucket (deleted or changed through this isolate). */
-  invalidate(bucket: string): void {
-    this.#entries.delete(bucket);
-  }
-}
-
-/** The isolate's shared cache (module scope lives as long as the isolate). */
-export const bucketRecordCache = new BucketRecordCache();
+/** The isolate's shared memory of bucket records, by bucket name (module scope lives as long as the isolate). */
+export const bucketRecordCache = new TtlMap<BucketRecord>({ maxEntries: BUCKET_RECORD_CACHE_MAX_ENTRIES });

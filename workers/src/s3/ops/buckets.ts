@@ -47,7 +47,7 @@ export async function createBucket(call: S3Call, p: { bucket: string }): Promise
 export async function deleteBucket(call: S3Call, p: { bucket: string }): Promise<Response> {
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'write');
-  bucketRecordCache.invalidate(p.bucket);
+  bucketRecordCache.delete(p.bucket);
   const destroyed = await ns(bucketIndex(call.e.env, p.bucket).destroy());
   for (const ref of destroyed.releasedStagedParts) call.e.waitUntil(call.e.origin.releasePart(ref));
   await ns(accountDirectory(call.e.env).unregisterBucket(p.bucket, bucket.owner));

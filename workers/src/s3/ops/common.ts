@@ -1,5 +1,5 @@
 import type { EdgeContext } from '../../context.ts';
-import { bucketRecordCache } from '../../namespace/bucket-record-cache.ts';
+import { BUCKET_RECORD_TTL_MS, bucketRecordCache } from '../../namespace/bucket-record-cache.ts';
 import { bucketIndex } from '../../namespace/env.ts';
 import { unwrapNamespaceError } from '../../namespace/errors.ts';
 import type { BucketRecord, ObjectHeaders } from '../../namespace/types.ts';
@@ -84,7 +84,7 @@ export async function bucketForWrite(call: S3Call, bucket: string): Promise<Buck
   if (remembered && call.principal?.account === remembered.owner) return remembered;
   const info = await requireBucket(call, bucket);
   authorize(call, info, 'write');
-  bucketRecordCache.set(bucket, info);
+  bucketRecordCache.set(bucket, info, BUCKET_RECORD_TTL_MS);
   return info;
 }
 
