@@ -1,13 +1,20 @@
 /**
- * S3 through the edge (wrangler dev → origin → 12 storage nodes, the whole local stack) against s3rver, a plain
- * single-copy S3 server on the local disk, with the same client for both in the same run (curl, requests signed by
- * aws4fetch; bodies uploaded from files written before the clock starts): PUT and GET MB/s for 1 MiB and 256 MiB objects,
- * GET again once the edge has the object in its Cache API, and the time to first byte of a 1 MiB range of a 1 GiB
- * object. One JSON line per case; every line carries the CPU
- * seconds each process group spent in it, which is where the time goes on this 2-core machine.
+ * S3 through the edge (→ origin → 12 storage nodes, the whole local stack) against s3rver, a plain single-copy S3
+ * server on the local disk, with the same client for all in the same run (curl, requests signed by aws4fetch before
+ * the clock starts; bodies uploaded from files written before it): PUT and GET MB/s for 1 MiB and 256 MiB objects,
+ * GET again once the edge has the object cached, and the time to first byte of a 1 MiB range of a 1 GiB object. One
+ * JSON line per case; every line carries the CPU seconds each process group spent in it, which is where the time
+ * goes on this 2-core machine.
+ *
+ * Two shapes of the same edge run side by side on the same origin: `deoss-edge`, exactly what `npm start` runs
+ * (wrangler dev: its proxy workerd, then the worker's workerd, behind the 100-continue front), and
+ * `deoss-edge-workerd`, the bundle `wrangler deploy` would upload running in workerd with nothing in front
+ * (bench/workerd-edge.ts), which is how Cloudflare runs it. Their difference is what the local dev harness costs.
  *
  * `npm run bench:edge`. Settings: BENCH_ROUNDS (5), BENCH_SMALL_COUNT (16 objects of 1 MiB per sample),
  * BENCH_LARGE_MB (256), BENCH_RANGE_OBJECT_MB (1024), BENCH_RANGES (8), BENCH_GET_REPEATS (3 cached reads per round),
+ * BENCH_SMALL_CONCURRENCY (`1`; e.g. `1,4`: the small cases run once per listed number of requests in flight; 1 is one request
+ * after another, 4 is what rclone does by default), BENCH_EDGES (`wrangler,workerd`: which edge shapes run),
  * BENCH_CASES (`small,large,range`: which groups of cases run).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -22,6 +29,8 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { AwsClient } from 'aws4fetch';
+import { accountFromSuri } from '../origin/src/chain/accounts.ts';
+import { proofHeaders } from '../origin/src/cli/keys.ts';
 import { freePort, startStack, type RunningStack } from '../test/support/stack.ts';
 import { envInt, median } from './lib.ts';
 
@@ -33,6 +42,13 @@ const LARGE = envInt('BENCH_LARGE_MB', 256) * MiB;
 const RANGE_OBJECT = envInt('BENCH_RANGE_OBJECT_MB', 1024) * MiB;
 const RANGES = envInt('BENCH_RANGES', 8);
 const GET_REPEATS = envInt('BENCH_GET_REPEATS', 3);
+const SMALL_CONCURRENCY = (process.env.BENCH_SMALL_CONCURRENCY ?? '1').split(',').map((c) => Number(c.trim()));
+const EDGES = new Set((process.env.BENCH_EDGES ?? 'wrangler,workerd').split(',').map((c) => c.trim()));
+/** What each edge target is, for the JSON lines. */
+const EDGE_SHAPES: Record<string, string> = {
+  'deoss-edge': 'npm start: wrangler dev (its proxy workerd, then the worker in workerd) behind the 100-continue front',
+  'deoss-edge-workerd': 'production shape: the deployed bundle in workerd, nothing in front (bench/workerd-edge.ts)',
+};
 const CASES = new Set((process.env.BENCH_CASES ?? 'small,large,range').split(',').map((c) => c.trim()));
 /** The edge's cache segment (workers/src/cdn/object-reader.ts CDN_SEGMENT_SIZE). */
 const SEGMENT = 32 * MiB;
@@ -44,10 +60,14 @@ const bodyDir = await mkdtemp(join(tmpdir(), 'bench-edge-bodies-'));
 const pool = randomBytes(16 * MiB);
 
 interface Target {
-  impl: 'deoss-edge' | 's3rver';
+  impl: 'deoss-edge' | 'deoss-edge-workerd' | 's3rver';
+  /** One of our edges (answers x-deoss-cache, stores through the origin). */
+  edge: boolean;
   endpoint: string;
   s3: S3Client;
   signed: AwsClient;
+  /** Upload without `Expect: 100-continue`: nothing in front of the worker answers it (Cloudflare does in production). */
+  noExpect?: boolean;
 }
 
 console.log(JSON.stringify({ bench: 'environment', loadavg: loadavg().map((x) => Math.round(x * 100) / 100), note: 'load average at start' }));
@@ -55,21 +75,28 @@ const stack = await startStack();
 const s3rver = await startS3rver();
 process.once('exit', () => s3rver.process.kill('SIGTERM'));
 process.once('SIGINT', () => void stack.stop().finally(() => process.exit(130)));
-const groups = processGroups(stack, s3rver.process);
-const edge = target('deoss-edge', stack.stack.edge, stack.stack.s3);
+const workerdEdge = EDGES.has('workerd') ? await startWorkerdEdge() : undefined;
+process.once('exit', () => workerdEdge?.process.kill('SIGTERM'));
+const groups = processGroups(stack, s3rver.process, workerdEdge?.pids ?? []);
+const edges = [
+  ...(EDGES.has('wrangler') ? [target('deoss-edge', stack.stack.edge, stack.stack.s3)] : []),
+  ...(workerdEdge ? [{ ...target('deoss-edge-workerd', workerdEdge.url, workerdEdge.s3), noExpect: true }] : []),
+];
 const baseline = target('s3rver', s3rver.url, { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', region: 'us-east-1' });
-const targets = [edge, baseline];
+const targets = [...edges, baseline];
 
 try {
-  await edge.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
-  if (CASES.has('small')) await objectCases('1MiB', MiB, SMALL_COUNT);
-  if (CASES.has('large')) await objectCases(`${LARGE / MiB}MiB`, LARGE, 1);
+  for (const e of edges) await e.s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+  if (CASES.has('small')) for (const c of SMALL_CONCURRENCY) await objectCases(c === 1 ? '1MiB' : `1MiB-x${c}`, MiB, SMALL_COUNT, c);
+  if (CASES.has('large')) await objectCases(`${LARGE / MiB}MiB`, LARGE, 1, 1);
   if (CASES.has('range')) await rangeCases();
   console.log(JSON.stringify({ bench: 'environment', loadavg: loadavg().map((x) => Math.round(x * 100) / 100), note: 'load average at end' }));
 } finally {
   for (const t of targets) t.s3.destroy();
   s3rver.process.kill('SIGTERM');
+  workerdEdge?.process.kill('SIGTERM');
   await stack.stop();
+  if (workerdEdge) await rm(workerdEdge.home, { recursive: true, force: true });
   await rm(s3rver.dir, { recursive: true, force: true });
   await rm(stack.home, { recursive: true, force: true });
   await rm(bodyDir, { recursive: true, force: true });
@@ -77,11 +104,11 @@ try {
 
 /**
  * PUT `count` fresh objects of `size` to each server, GET them (at the edge: a cache miss, bytes from the origin),
- * wait until the edge has every segment cached, then GET them again `GET_REPEATS` times. Each phase runs on both
- * servers back to back (order alternating by round and repetition), so both see the same moment of a noisy host;
- * the goal ratios are medians of these paired ratios.
+ * wait until the edge has every segment cached, then GET them again `GET_REPEATS` times. Each phase runs on every
+ * server back to back (order rotating by round and repetition), so all see the same moment of a noisy host; the
+ * goal ratios are medians of each edge's ratios to s3rver within a phase.
  */
-async function objectCases(label: string, size: number, count: number): Promise<void> {
+async function objectCases(label: string, size: number, count: number, concurrency: number): Promise<void> {
   const samples = new Map<string, { mbps: number[]; cpu: Record<string, number>[] }>();
   const ratios = new Map<string, number[]>();
   const record = (name: string, t: Target, seconds: number, cpu: Record<string, number>) => {
@@ -90,7 +117,7 @@ async function objectCases(label: string, size: number, count: number): Promise<
     samples.get(k)!.mbps.push((size * count) / 1e6 / seconds);
     samples.get(k)!.cpu.push(cpu);
   };
-  /** Runs one phase on both servers in `order`; records MB/s per server and the edge/s3rver ratio of the pair. */
+  /** Runs one phase on every server in `order`; records MB/s per server and each edge's ratio to s3rver. */
   const phase = async (name: string, order: Target[], warm: boolean, run: (t: Target) => Promise<{ seconds: number; cpu: Record<string, number> } | undefined>) => {
     const mbps: Record<string, number> = {};
     for (const t of order) {
@@ -99,49 +126,46 @@ async function objectCases(label: string, size: number, count: number): Promise<
       record(name, t, r.seconds, r.cpu);
       mbps[t.impl] = (size * count) / 1e6 / r.seconds;
     }
-    if (mbps['deoss-edge'] && mbps.s3rver) ratios.set(name, [...(ratios.get(name) ?? []), mbps['deoss-edge'] / mbps.s3rver]);
+    for (const e of edges) {
+      const k = `${name}|${e.impl}`;
+      if (mbps[e.impl] && mbps.s3rver) ratios.set(k, [...(ratios.get(k) ?? []), mbps[e.impl] / mbps.s3rver]);
+    }
   };
-  const sources: Record<string, number>[] = [];
-  const stored: { seconds: number; cpu: Record<string, number> }[] = [];
+  const sources = new Map<Target, Record<string, number>[]>(edges.map((e) => [e, []]));
+  const stored = new Map<Target, { seconds: number; cpu: Record<string, number> }[]>(edges.map((e) => [e, []]));
   for (let round = -1; round < ROUNDS; round++) {
     const warm = round < 0;
-    const order = round % 2 === 0 ? targets : [...targets].reverse();
+    const order = rotate(targets, round + 1);
     const keys = new Map(targets.map((t) => [t, Array.from({ length: count }, (_, i) => `${label}/r${round}-${i}-${randomBytes(4).toString('hex')}`)]));
     await phase('put', order, warm, async (t) => {
       const files = await Promise.all(keys.get(t)!.map((key) => bodyFile(key, size)));
       const m = measure();
-      await putAll(t, keys.get(t)!, files);
-      const r = m();
+      const r = await putAll(t, keys.get(t)!, files, concurrency);
       await Promise.all(files.map((f) => rm(f)));
       // The S3 answer comes once the origin holds the bytes durably; packing, coding and dispatch to the 12 storage
       // nodes go on in the background. Wait for all of it (the chain's file records), so it does not slow whatever
       // is measured next, and record how long it took.
-      if (t.impl === 'deoss-edge') {
+      if (t.edge) {
         await untilSettled();
-        if (!warm) stored.push(m());
+        if (!warm) stored.get(t)!.push(m());
       }
       return r;
     });
     await phase('get', order, warm, async (t) => {
       const segments0 = await originSegments();
-      const m = measure();
-      await getAll(t, keys.get(t)!, size);
-      const r = m();
-      if (t.impl === 'deoss-edge' && !warm) sources.push(diff(await originSegments(), segments0));
+      const r = await getAll(t, keys.get(t)!, size, concurrency);
+      if (t.edge && !warm) sources.get(t)!.push(diff(await originSegments(), segments0));
       for (const key of keys.get(t)!) await checkStamp(t, key);
+      // The edge fills its cache in the background after a miss: let that finish before the next server's turn.
+      if (t.edge) for (const key of keys.get(t)!) await untilCached(t, key, size);
       return r;
     });
-    for (const key of keys.get(edge)!) await untilCached(edge, key, size);
     for (let rep = 0; rep < GET_REPEATS; rep++) {
-      await phase('get-again', rep % 2 ? [...order].reverse() : order, warm, async (t) => {
-        const m = measure();
-        await getAll(t, keys.get(t)!, size, t.impl === 'deoss-edge' ? 'hit' : undefined);
-        return m();
-      });
+      await phase('get-again', rotate(targets, round + 1 + rep), warm, (t) => getAll(t, keys.get(t)!, size, concurrency, t.edge ? 'hit' : undefined));
     }
     for (const t of targets) for (const key of keys.get(t)!) await t.s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: key }));
   }
-  for (const s of stored) record('put-until-stored', edge, s.seconds, s.cpu);
+  for (const [e, list] of stored) for (const s of list) record('put-until-stored', e, s.seconds, s.cpu);
   for (const name of ['put', 'put-until-stored', 'get', 'get-again']) {
     for (const t of targets) {
       const s = samples.get(`${name}|${t.impl}`);
@@ -157,20 +181,24 @@ async function objectCases(label: string, size: number, count: number): Promise<
           samples: sorted.length,
           bytes: size * count,
           objects: count,
-          ...(name === 'put' && t.impl === 'deoss-edge' ? { ack: 'durable at the origin (DEOSS_ACK=durable)' } : {}),
+          concurrency,
+          ...(t.edge ? { shape: EDGE_SHAPES[t.impl] } : {}),
+          ...(name === 'put' && t.edge ? { ack: 'durable at the origin (DEOSS_ACK=durable)' } : {}),
           ...(name === 'put-until-stored' ? { note: 'until the chain holds the file record: 12 columns on 12 storage nodes' } : {}),
-          ...(name === 'get' && t.impl === 'deoss-edge' ? { source: 'edge cache miss', originSegmentsFrom: sumCounts(sources) } : {}),
-          ...(name === 'get-again' && t.impl === 'deoss-edge' ? { source: 'edge cache: isolate memory for small segments, else Cache API (every read checked hit first)' } : {}),
+          ...(name === 'get' && t.edge ? { source: 'edge cache miss', originSegmentsFrom: sumCounts(sources.get(t)!) } : {}),
+          ...(name === 'get-again' && t.edge ? { source: 'edge cache: isolate memory for small segments, else Cache API (every read checked hit first)' } : {}),
           cpuSeconds: meanCpu(s.cpu),
         }),
       );
     }
   }
-  const ratio = (name: string) => {
-    const r = [...(ratios.get(name) ?? [])].sort((a, b) => a - b);
-    return { median: round2(median(r)), min: round2(r[0]), max: round2(r[r.length - 1]), pairs: r.length };
-  };
-  console.log(JSON.stringify({ bench: `goals-${label}`, put: { ...ratio('put'), goal: 0.75 }, get: ratio('get'), cachedGet: { ...ratio('get-again'), goal: 1.5 } }));
+  for (const e of edges) {
+    const ratio = (name: string) => {
+      const r = [...(ratios.get(`${name}|${e.impl}`) ?? [])].sort((a, b) => a - b);
+      return { median: round2(median(r)), min: round2(r[0]), max: round2(r[r.length - 1]), pairs: r.length };
+    };
+    console.log(JSON.stringify({ bench: `goals-${label}`, impl: e.impl, shape: EDGE_SHAPES[e.impl], concurrency, put: { ...ratio('put'), goal: 0.75 }, get: ratio('get'), cachedGet: { ...ratio('get-again'), goal: 1.5 } }));
+  }
 }
 
 /**
@@ -182,12 +210,10 @@ async function rangeCases(): Promise<void> {
   const offsets = Array.from({ length: RANGES }, (_, i) => Math.floor((i * RANGE_OBJECT) / RANGES) + 12_345);
   for (const t of targets) {
     const file = await bodyFile(key, RANGE_OBJECT);
-    const m = measure();
-    await putAll(t, [key], [file]);
-    const r = m();
+    const r = await putAll(t, [key], [file], 1);
     await rm(file);
     console.log(JSON.stringify({ bench: `put-${RANGE_OBJECT / MiB}MiB`, impl: t.impl, MBps: round1(RANGE_OBJECT / 1e6 / r.seconds), rounds: 1, bytes: RANGE_OBJECT, cpuSeconds: r.cpu }));
-    if (t.impl === 'deoss-edge') await untilSettled();
+    if (t.edge) await untilSettled();
   }
   const segments0 = await originSegments();
   for (const t of targets) {
@@ -196,23 +222,23 @@ async function rangeCases(): Promise<void> {
       const cpu = measure();
       for (const at of offsets) {
         const { ttfbMs, cache } = await rangeTtfb(t, key, at, at + MiB - 1);
-        if (t.impl === 'deoss-edge' && cache !== (pass === 'first' ? 'miss' : 'hit')) throw new Error(`range at ${at}: expected the ${pass} read to be a ${pass === 'first' ? 'miss' : 'hit'}, got ${cache}`);
+        if (t.edge && cache !== (pass === 'first' ? 'miss' : 'hit')) throw new Error(`range at ${at}: expected the ${pass} read to be a ${pass === 'first' ? 'miss' : 'hit'}, got ${cache}`);
         ms.push(ttfbMs);
       }
       const used = cpu();
-      if (t.impl === 'deoss-edge' && pass === 'first') for (const at of offsets) await untilSegmentCached(t, key, Math.floor(at / SEGMENT));
+      if (t.edge && pass === 'first') for (const at of offsets) await untilSegmentCached(t, key, Math.floor(at / SEGMENT));
       const sorted = ms.sort((a, b) => a - b);
       console.log(
         JSON.stringify({
           bench: `ttfb-1MiB-range-of-${RANGE_OBJECT / MiB}MiB`,
           impl: t.impl,
           pass,
-          ...(t.impl === 'deoss-edge' ? { cache: pass === 'first' ? 'miss' : 'hit' } : {}),
+          ...(t.edge ? { shape: EDGE_SHAPES[t.impl], cache: pass === 'first' ? 'miss' : 'hit' } : {}),
           ms: round1(median(sorted)),
           min: round1(sorted[0]),
           max: round1(sorted[sorted.length - 1]),
           samples: sorted.length,
-          ...(t.impl === 'deoss-edge' && pass === 'first' ? { originSegmentsFrom: diff(await originSegments(), segments0) } : {}),
+          ...(t.edge && pass === 'first' ? { originSegmentsFrom: diff(await originSegments(), segments0) } : {}),
           cpuSeconds: used.cpu,
         }),
       );
@@ -266,7 +292,7 @@ function target(impl: Target['impl'], endpoint: string, creds: { accessKeyId: st
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
-  return { impl, endpoint, s3, signed: new AwsClient({ ...creds, service: 's3' }) };
+  return { impl, edge: impl !== 's3rver', endpoint, s3, signed: new AwsClient({ ...creds, service: 's3' }) };
 }
 
 /**
@@ -303,39 +329,56 @@ async function bodyFile(key: string, size: number): Promise<string> {
  * per request costs more than a 1 MiB transfer, either of which would measure the client, not the servers. Same
  * client, same wire format for both servers: Content-Length bodies with UNSIGNED-PAYLOAD (s3rver knows no aws-chunked
  * trailers), and curl's own `Expect: 100-continue` on uploads (answered by s3rver and by the local edge's front).
+ * The clock runs from curl's start to its exit: the requests are signed before.
  */
-async function curlBatch(t: Target, method: 'GET' | 'PUT', requests: { key: string; args: string[] }[]): Promise<{ status: number; size: number; cache: string }[]> {
-  const args: string[] = [];
+async function curlBatch(
+  t: Target,
+  method: 'GET' | 'PUT',
+  requests: { key: string; args: string[] }[],
+  concurrency: number,
+): Promise<{ results: { status: number; size: number; cache: string }[]; measured: { seconds: number; cpu: Record<string, number> } }> {
+  // With requests in flight together curl reports them as they finish: each line names its URL.
+  const args: string[] = concurrency > 1 ? ['--parallel', '--parallel-max', String(concurrency)] : [];
+  const urls: string[] = [];
   for (const [i, r] of requests.entries()) {
     const extra: Record<string, string> = method === 'PUT' ? { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-type': 'application/octet-stream' } : {};
     const signed = await t.signed.sign(`${t.endpoint}/${BUCKET}/${encodeURI(r.key)}`, { method, headers: extra });
     if (i > 0) args.push('--next');
-    args.push('-sS', '-X', method, '-o', '/dev/null', '-w', `%{http_code} %{size_download} %header{${CACHE_HEADER}}\n`, ...r.args);
+    args.push('-sS', '-X', method, '-o', '/dev/null', '-w', `%{http_code} %{size_download} %{url} %header{${CACHE_HEADER}}\n`, ...r.args);
+    if (method === 'PUT' && t.noExpect) args.push('-H', 'Expect:');
     signed.headers.forEach((v, k) => {
       if (k !== 'host') args.push('-H', `${k}: ${v}`);
     });
     args.push(signed.url);
+    urls.push(signed.url);
   }
+  const m = measure();
   const { stdout } = await execFileAsync('curl', args, { maxBuffer: 1024 * 1024 });
-  return stdout.trimEnd().split('\n').map((line) => {
-    const [status, size, cache] = line.split(' ');
-    return { status: Number(status), size: Number(size), cache: cache ?? '' };
-  });
+  const measured = m();
+  const byUrl = new Map<string, { status: number; size: number; cache: string }>();
+  for (const line of stdout.trimEnd().split('\n')) {
+    const [status, size, url, cache] = line.split(' ');
+    byUrl.set(url, { status: Number(status), size: Number(size), cache: cache ?? '' });
+  }
+  return { results: urls.map((url) => byUrl.get(url) ?? { status: 0, size: 0, cache: '' }), measured };
 }
 
-async function putAll(t: Target, keys: string[], files: string[]): Promise<void> {
-  const results = await curlBatch(t, 'PUT', keys.map((key, i) => ({ key, args: ['-T', files[i]] })));
+/** PUTs objects from their files; checks every status; returns the batch's time and CPU. */
+async function putAll(t: Target, keys: string[], files: string[], concurrency: number): Promise<{ seconds: number; cpu: Record<string, number> }> {
+  const { results, measured } = await curlBatch(t, 'PUT', keys.map((key, i) => ({ key, args: ['-T', files[i]] })), concurrency);
   for (const [i, r] of results.entries()) if (r.status !== 200) throw new Error(`${t.impl} PUT ${keys[i]}: ${r.status}`);
+  return measured;
 }
 
-/** GETs and drains objects (to /dev/null); checks status, length and, if asked, the edge's cache header. */
-async function getAll(t: Target, keys: string[], size: number, expectCache?: 'hit'): Promise<void> {
-  const results = await curlBatch(t, 'GET', keys.map((key) => ({ key, args: [] })));
+/** GETs and drains objects (to /dev/null); checks status, length and, if asked, the edge's cache header; returns the batch's time and CPU. */
+async function getAll(t: Target, keys: string[], size: number, concurrency: number, expectCache?: 'hit'): Promise<{ seconds: number; cpu: Record<string, number> }> {
+  const { results, measured } = await curlBatch(t, 'GET', keys.map((key) => ({ key, args: [] })), concurrency);
   for (const [i, r] of results.entries()) {
     if (r.status !== 200) throw new Error(`${t.impl} GET ${keys[i]}: ${r.status}`);
     if (r.size !== size) throw new Error(`${t.impl} ${keys[i]}: got ${r.size} bytes, expected ${size}`);
     if (expectCache && r.cache !== expectCache) throw new Error(`${t.impl} ${keys[i]}: ${CACHE_HEADER} is ${r.cache}, expected ${expectCache}`);
   }
+  return measured;
 }
 
 /** Checks an object's first bytes (its stamp), outside the clock: the timed GETs only count bytes. */
@@ -394,11 +437,12 @@ async function startS3rver(): Promise<{ url: string; dir: string; process: Child
 }
 
 /** The pids whose CPU time each line reports: the edge (wrangler and its workerd), the origin, the storage nodes, s3rver, this client. */
-function processGroups(s: RunningStack, s3rverProcess: ChildProcess): Record<string, number[]> {
+function processGroups(s: RunningStack, s3rverProcess: ChildProcess, workerdEdgePids: number[]): Record<string, number[]> {
   const json = s.stack as unknown as { edgePid: number; edgeFrontPid: number; originProcesses: { pid: number }[]; storageNodes: { pid: number }[] };
   return {
     // The edge's 100-continue front (continue-front.ts, its own process) moves every byte too.
     edge: [json.edgeFrontPid, json.edgePid, ...descendants(json.edgePid)],
+    edgeWorkerd: workerdEdgePids,
     origin: json.originProcesses.map((o) => o.pid),
     nodes: json.storageNodes.map((n) => n.pid),
     s3rver: [s3rverProcess.pid!],
@@ -469,4 +513,45 @@ function round1(x: number): number {
 }
 function round2(x: number): number {
   return Math.round(x * 100) / 100;
+}
+
+/** `list` starting at index `by` (mod its length): rotates which server goes first. */
+function rotate<T>(list: T[], by: number): T[] {
+  const k = ((by % list.length) + list.length) % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
+/**
+ * The production-shaped edge (bench/workerd-edge.ts) on the same origin as `npm start`'s, with its own namespace
+ * state and an S3 key for the stack's dev account, proven the way `deoss keys create` proves it.
+ */
+async function startWorkerdEdge(): Promise<{ url: string; s3: { accessKeyId: string; secretAccessKey: string; region: string }; process: ChildProcess; pids: number[]; home: string }> {
+  const home = await mkdtemp(join(tmpdir(), 'bench-workerd-edge-'));
+  const port = await freePort();
+  // The worker's settings and secrets exactly as `deoss start` handed them to wrangler (single-quoted dotenv).
+  const vars: Record<string, string> = {};
+  for (const line of readFileSync(join(stack.home, 'secrets', 'edge.env'), 'utf8').split('\n')) {
+    const m = /^([A-Z0-9_]+)='(.*)'$/.exec(line);
+    if (m) vars[m[1]] = m[2];
+  }
+  const script = fileURLToPath(new URL('./workerd-edge.ts', import.meta.url));
+  const child = spawn(process.execPath, [script, '--home', home, '--port', String(port)], { env: { ...process.env, EDGE_VARS: JSON.stringify(vars) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const ready = await new Promise<{ url: string; workerdPid: number }>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve(JSON.parse(line));
+    });
+    child.once('exit', (code) => reject(new Error(`bench/workerd-edge.ts exited with ${code}`)));
+  });
+  const user = await accountFromSuri(stack.stack.devSuri);
+  const res = await fetch(`${ready.url}/_deoss/keys`, {
+    method: 'POST',
+    headers: { ...proofHeaders(user, 'keys.create', new URL(ready.url).host, 120), 'Content-Type': 'application/json' },
+    body: JSON.stringify({ territory: stack.stack.territory, label: 'bench:edge' }),
+  });
+  if (res.status !== 201) throw new Error(`the workerd edge refused a key: ${res.status} ${await res.text()}`);
+  const key = (await res.json()) as { accessKeyId: string; secretAccessKey: string };
+  return { url: ready.url, s3: { ...key, region: stack.stack.s3.region }, process: child, pids: [child.pid!, ready.workerdPid], home };
 }
