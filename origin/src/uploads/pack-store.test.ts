@@ -169,6 +169,51 @@ describe('PackStore', () => {
     expect((await stat(join(dir!, id, 'data'))).size).toBe(PACK_HEADER_BYTES + 800);
   });
 
+  it('retires a pack whose commit failed: the object is refused, the pack takes no more members and is sealed as it is', async () => {
+    const { store, staged } = await openStore();
+    const first = randomBytes(500);
+    const kept = await put(store, first);
+    const id = kept.ref.split('-')[1];
+    // The commit log can no longer be appended to (nor replaced): what a failing disk looks like from here.
+    await rm(join(dir!, id, 'members'));
+    await mkdir(join(dir!, id, 'members'));
+    await expect(put(store, randomBytes(700))).rejects.toThrow();
+    const next = await put(store, randomBytes(300));
+    expect(next.ref.split('-')[1]).not.toBe(id);
+    await until(() => staged.length >= 1);
+    const header = staged[0].bytes.subarray(0, PACK_HEADER_BYTES);
+    expect(staged[0].bytes.equals(Buffer.concat([header, first]))).toBe(true);
+    expect(store.resolve(kept.ref)?.kind).toBe('file');
+  });
+
+  it('drops a last member whose line reached the disk before its bytes did', async () => {
+    const root = (dir = await mkdtemp(join(tmpdir(), 'packs-')));
+    const id = 'cd'.repeat(16);
+    const a = randomBytes(3000);
+    const b = randomBytes(2000);
+    const header = Buffer.concat([Buffer.from('deoss pack v1\n'), randomBytes(16)]);
+    await mkdir(join(root, id));
+    await writeFile(join(root, id, 'pack.json'), JSON.stringify({ ...owner, solo: false }));
+    // b's line is whole, but only part of its bytes (and then other bytes) made it before the crash.
+    await writeFile(join(root, id, 'data'), Buffer.concat([header, a, b.subarray(0, 1000), randomBytes(1000)]));
+    const md5 = (x: Buffer) => createHash('md5').update(x).digest('hex');
+    const lines = [
+      { offset: PACK_HEADER_BYTES, size: 3000, md5: md5(a) },
+      { offset: PACK_HEADER_BYTES + 3000, size: 2000, md5: md5(b) },
+    ];
+    await writeFile(join(root, id, 'members'), lines.map((l) => JSON.stringify(l) + '\n').join(''));
+    await writeFile(join(root, id, 'released'), '');
+
+    const { store, staged } = await openStore();
+    expect(store.resolve(`pack-${id}-${PACK_HEADER_BYTES}-3000`)).toMatchObject({ kind: 'staged', size: 3000 });
+    expect(store.resolve(`pack-${id}-${PACK_HEADER_BYTES + 3000}-2000`)).toBeUndefined();
+    expect(await readFile(join(root, id, 'members'), 'utf8')).toBe(JSON.stringify(lines[0]) + '\n');
+    expect((await stat(join(root, id, 'data'))).size).toBe(PACK_HEADER_BYTES + 3000);
+    store.start();
+    await store.flush();
+    expect(staged[0].bytes.equals(Buffer.concat([header, a]))).toBe(true);
+  });
+
   it('recovers after a crash: committed members stay, a torn write and a torn log line go, then it seals', async () => {
     const root = (dir = await mkdtemp(join(tmpdir(), 'packs-')));
     const id = 'ab'.repeat(16);

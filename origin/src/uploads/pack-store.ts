@@ -18,8 +18,11 @@ import type { UploadService } from './upload-service.ts';
  * from the chain once every member is released.
  *
  * On disk, one directory per pack: `pack.json` (owner, territory), `data` (header + members' bytes, appended),
- * `members` (one JSON line per member, written after its bytes are fsynced: the commit point), `released`
- * (offsets of released members, one per line), `sealed.json` ({fid}) once the pack is a CESS file.
+ * `members` (one JSON line per member with its MD5: the commit point), `released` (offsets of released members,
+ * one per line), `sealed.json` ({fid}) once the pack is a CESS file. A member's bytes and its line are fsynced
+ * together, not one after the other (a disk round trip less per object): a line may reach the disk before its
+ * bytes, so recovery keeps a pack's last member only if its bytes match its MD5. Only the last can be in doubt:
+ * a pack takes its next member once both fsyncs of the previous one succeeded.
  */
 export interface PackStoreOptions {
   dir: string;
@@ -70,6 +73,8 @@ interface Pack {
   fid?: string;
   /** Seal as soon as the current write ends (the age limit passed during it). */
   sealWhenIdle?: boolean;
+  /** A failed commit left `members` in doubt: the pack takes no more members and is sealed as it is. */
+  retired?: boolean;
   timer?: NodeJS.Timeout;
 }
 
@@ -118,9 +123,15 @@ export class PackStore {
       await writer.finish();
       if (size === 0) throw new EmptyObjectError();
       p.check?.();
-      await data.datasync();
       const member: PackMember = { offset: start, size, md5: md5.digest('hex') };
-      await appendDurably(join(pack.dir, 'members'), JSON.stringify(member) + '\n');
+      const bytesSynced = data.datasync();
+      const committed = appendDurably(join(pack.dir, 'members'), JSON.stringify(member) + '\n');
+      const [bytes, line] = await Promise.allSettled([bytesSynced, committed]);
+      if (bytes.status === 'rejected' || line.status === 'rejected') {
+        // Take the line back (it may be whole, torn, or durable ahead of bytes that are not).
+        await writeDurably(join(pack.dir, 'members'), pack.members.map((m) => JSON.stringify(m) + '\n').join('')).catch(() => (pack.retired = true));
+        throw bytes.status === 'rejected' ? bytes.reason : (line as PromiseRejectedResult).reason;
+      }
       pack.members.push(member);
       pack.size = start + size;
       return { ref: `pack-${pack.id}-${start}-${size}`, size, md5: member.md5 };
@@ -202,7 +213,7 @@ export class PackStore {
     const shared = sizeHint !== undefined && sizeHint <= this.#o.objectMaxBytes;
     if (shared) {
       for (const pack of this.#packs.values()) {
-        if (pack.solo || pack.state !== 'open' || pack.owner !== owner || pack.territory !== territory) continue;
+        if (pack.solo || pack.retired || pack.state !== 'open' || pack.owner !== owner || pack.territory !== territory) continue;
         // A member that would spill into another mostly empty segment starts a new pack instead.
         if (pack.size + sizeHint > this.#o.targetBytes) {
           this.#seal(pack);
@@ -233,7 +244,7 @@ export class PackStore {
       if (pack.solo) void this.#discard(pack);
       return;
     }
-    if (pack.solo || pack.sealWhenIdle || pack.size >= this.#o.targetBytes) this.#seal(pack);
+    if (pack.solo || pack.retired || pack.sealWhenIdle || pack.size >= this.#o.targetBytes) this.#seal(pack);
   }
 
   /** Queues a pack to become a CESS file. Seals run one at a time; each is a normal upload of the pack's bytes. */
@@ -330,12 +341,18 @@ export class PackStore {
       return;
     }
     const members = parseLines(await readFile(join(dir, 'members'), 'utf8').catch(() => ''), (l) => JSON.parse(l) as PackMember);
+    const sealed = await readJson<{ fid: string }>(join(dir, 'sealed.json'));
+    // The last member's line may have reached the disk before its bytes did (see above): keep it only if they match.
+    const last = members[members.length - 1];
+    if (!sealed && last && !(await bytesMatch(join(dir, 'data'), last))) {
+      members.pop();
+      await writeDurably(join(dir, 'members'), members.map((m) => JSON.stringify(m) + '\n').join(''));
+    }
     const releasedText = await readFile(join(dir, 'released'), 'utf8').catch(() => '');
     const released = new Set(parseLines(releasedText, Number));
     // A torn last line would run into the next append.
     if (releasedText && !releasedText.endsWith('\n')) await writeDurably(join(dir, 'released'), [...released].map((o) => `${o}\n`).join(''));
-    const sealed = await readJson<{ fid: string }>(join(dir, 'sealed.json'));
-    const last = members[members.length - 1];
+    const kept = members[members.length - 1];
     const pack: Pack = {
       id,
       owner: info.owner,
@@ -343,7 +360,7 @@ export class PackStore {
       dir,
       members,
       released,
-      size: last ? last.offset + last.size : PACK_HEADER_BYTES,
+      size: kept ? kept.offset + kept.size : PACK_HEADER_BYTES,
       state: sealed ? 'sealed' : 'open',
       solo: info.solo,
       fid: sealed?.fid,
@@ -385,6 +402,25 @@ async function appendDurably(path: string, line: string): Promise<void> {
   try {
     await file.write(line);
     await file.datasync();
+  } finally {
+    await file.close();
+  }
+}
+
+/** Do a member's bytes in `data` match its MD5? (False when the file is too short or gone.) */
+async function bytesMatch(path: string, member: PackMember): Promise<boolean> {
+  const file = await open(path, 'r').catch(() => undefined);
+  if (!file) return false;
+  try {
+    const md5 = createHash('md5');
+    const buf = Buffer.allocUnsafe(Math.min(member.size, 1024 * 1024));
+    for (let at = 0; at < member.size; ) {
+      const { bytesRead } = await file.read(buf, 0, Math.min(buf.length, member.size - at), member.offset + at);
+      if (bytesRead === 0) return false;
+      md5.update(buf.subarray(0, bytesRead));
+      at += bytesRead;
+    }
+    return md5.digest('hex') === member.md5;
   } finally {
     await file.close();
   }
