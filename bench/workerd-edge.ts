@@ -36,8 +36,6 @@ await promisify(execFile)(process.execPath, [wrangler, 'deploy', '--dry-run', '-
 const { workerOptions } = unstable_getMiniflareWorkerOptions(config);
 const mf = new Miniflare({
   ...workerOptions,
-  // The bundle is plain JavaScript modules already: no TypeScript rules, no wrangler-only fields.
-  modulesRules: undefined,
   modules: true,
   scriptPath: join(outdir, 'index.js'),
   modulesRoot: outdir,
