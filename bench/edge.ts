@@ -29,8 +29,8 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { AwsClient } from 'aws4fetch';
-import { accountFromSuri } from '../origin/src/chain/accounts.ts';
-import { proofHeaders } from '../origin/src/cli/keys.ts';
+import { readyLine } from '../origin/src/cli/edge-process.ts';
+import { issueS3Key } from '../origin/src/cli/start-edge.ts';
 import { freePort, startStack, type RunningStack } from '../test/support/stack.ts';
 import { envInt, median } from './lib.ts';
 
@@ -538,22 +538,8 @@ async function startWorkerdEdge(): Promise<{ url: string; s3: { accessKeyId: str
   }
   const script = fileURLToPath(new URL('./workerd-edge.ts', import.meta.url));
   const child = spawn(process.execPath, [script, '--home', home, '--port', String(port)], { env: { ...process.env, EDGE_VARS: JSON.stringify(vars) }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const ready = await new Promise<{ url: string; workerdPid: number }>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve(JSON.parse(line));
-    });
-    child.once('exit', (code) => reject(new Error(`bench/workerd-edge.ts exited with ${code}`)));
-  });
-  const user = await accountFromSuri(stack.stack.devSuri);
-  const res = await fetch(`${ready.url}/_deoss/keys`, {
-    method: 'POST',
-    headers: { ...proofHeaders(user, 'keys.create', new URL(ready.url).host, 120), 'Content-Type': 'application/json' },
-    body: JSON.stringify({ territory: stack.stack.territory, label: 'bench:edge' }),
-  });
-  if (res.status !== 201) throw new Error(`the workerd edge refused a key: ${res.status} ${await res.text()}`);
-  const key = (await res.json()) as { accessKeyId: string; secretAccessKey: string };
-  return { url: ready.url, s3: { ...key, region: stack.stack.s3.region }, process: child, pids: [child.pid!, ready.workerdPid], home };
+  const { url } = await readyLine<{ url: string }>(child, 'bench/workerd-edge.ts');
+  const key = await issueS3Key(url, { suri: stack.stack.devSuri, territory: stack.stack.territory, label: 'bench:edge' });
+  // Its workerd is a child of the runner by now (Miniflare started it before the runner said it was ready).
+  return { url, s3: { ...key, region: stack.stack.s3.region }, process: child, pids: [child.pid!, ...descendants(child.pid!)], home };
 }

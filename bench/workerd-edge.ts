@@ -8,10 +8,9 @@
  * Run as its own process so that its CPU can be told apart:
  * `node bench/workerd-edge.ts --home DIR --port P` with the worker's secret vars (EDGE_ORIGINS, EDGE_SECRET,
  * KEY_ENCRYPTION_SECRET, EDGE_REGION) as a JSON object in the environment variable EDGE_VARS. State (Durable
- * Objects, cache) goes under DIR. Prints one JSON line with its URL and workerd's process id when it answers.
+ * Objects, cache) goes under DIR. Prints one JSON line with its URL when it answers.
  */
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,21 +48,7 @@ const mf = new Miniflare({
   log: new Log(LogLevel.WARN),
 });
 const url = (await mf.ready).toString().replace(/\/$/, '');
-process.stdout.write(`${JSON.stringify({ ready: true, url, workerdPid: workerdChild(process.pid) })}\n`);
+process.stdout.write(`${JSON.stringify({ ready: true, url })}\n`);
 const stop = () => void mf.dispose().finally(() => process.exit(0));
 process.once('SIGTERM', stop).once('SIGINT', stop);
 
-/** The workerd process Miniflare started (a child of this process). */
-function workerdChild(parent: number): number | undefined {
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === parent && stat.includes('(workerd)')) return Number(d);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return undefined;
-}

@@ -124,14 +124,19 @@ export async function startEdgeProcess(o: EdgeProcessOptions): Promise<EdgeProce
 function startFrontProcess(port: number, targetPort: number): Promise<{ url: string; process: ChildProcess }> {
   const script = fileURLToPath(new URL('./continue-front.ts', import.meta.url));
   const child = spawn(process.execPath, [script, '--port', String(port), '--target-port', String(targetPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return readyLine<{ url: string }>(child, `the edge's 100-continue front (port ${port})`).then(({ url }) => ({ url, process: child }));
+}
+
+/** The first JSON line a helper process prints on its stdout once it is ready; rejects if it exits before. */
+export function readyLine<T>(child: ChildProcess, what: string): Promise<T> {
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve({ url: (JSON.parse(line) as { url: string }).url, process: child });
+      if (line) resolve(JSON.parse(line) as T);
     });
-    child.once('exit', (code) => reject(new Error(`the edge's 100-continue front exited with ${code} before listening on ${port}`)));
+    child.once('exit', (code) => reject(new Error(`${what} exited with ${code} before it was ready`)));
     child.once('error', reject);
   });
 }

@@ -38,20 +38,26 @@ export async function startStackEdge(o: {
   try {
     const previous = await readFile(join(o.home, 'stack.json'), 'utf8').then((t) => JSON.parse(t).s3 as S3Credentials | undefined, () => undefined);
     if (previous && (await works(edge.url, previous))) return { edge, s3: previous };
-    const user = await accountFromSuri(o.userSuri);
-    const res = await fetch(`${edge.url}/_deoss/keys`, {
-      method: 'POST',
-      headers: { ...proofHeaders(user, 'keys.create', new URL(edge.url).host, 120), 'Content-Type': 'application/json' },
-      body: JSON.stringify({ territory: o.territory, label: 'deoss start' }),
-    });
-    if (res.status !== 201) throw new Error(`the edge refused to issue an S3 key: ${res.status} ${await res.text()}`);
-    const created = (await res.json()) as { accessKeyId: string; secretAccessKey: string };
-    return { edge, s3: { accessKeyId: created.accessKeyId, secretAccessKey: created.secretAccessKey, region } };
+    const created = await issueS3Key(edge.url, { suri: o.userSuri, territory: o.territory, label: 'deoss start' });
+    return { edge, s3: { ...created, region } };
   } catch (err) {
     edge.process.kill('SIGTERM');
     edge.front.kill('SIGTERM');
     throw err;
   }
+}
+
+/** A new S3 key for an account at an edge, proven with its sr25519 key exactly as `deoss keys create` proves it. */
+export async function issueS3Key(edgeUrl: string, o: { suri: string; territory: string; label: string }): Promise<{ accessKeyId: string; secretAccessKey: string }> {
+  const user = await accountFromSuri(o.suri);
+  const res = await fetch(`${edgeUrl}/_deoss/keys`, {
+    method: 'POST',
+    headers: { ...proofHeaders(user, 'keys.create', new URL(edgeUrl).host, 120), 'Content-Type': 'application/json' },
+    body: JSON.stringify({ territory: o.territory, label: o.label }),
+  });
+  if (res.status !== 201) throw new Error(`the edge refused to issue an S3 key: ${res.status} ${await res.text()}`);
+  const { accessKeyId, secretAccessKey } = (await res.json()) as { accessKeyId: string; secretAccessKey: string };
+  return { accessKeyId, secretAccessKey };
 }
 
 /**

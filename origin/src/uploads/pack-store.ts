@@ -124,13 +124,12 @@ export class PackStore {
       if (size === 0) throw new EmptyObjectError();
       p.check?.();
       const member: PackMember = { offset: start, size, md5: md5.digest('hex') };
-      const bytesSynced = data.datasync();
-      const committed = appendDurably(join(pack.dir, 'members'), JSON.stringify(member) + '\n');
-      const [bytes, line] = await Promise.allSettled([bytesSynced, committed]);
-      if (bytes.status === 'rejected' || line.status === 'rejected') {
+      const settled = await Promise.allSettled([data.datasync(), appendDurably(join(pack.dir, 'members'), memberLines([member]))]);
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
         // Take the line back (it may be whole, torn, or durable ahead of bytes that are not).
-        await writeDurably(join(pack.dir, 'members'), pack.members.map((m) => JSON.stringify(m) + '\n').join('')).catch(() => (pack.retired = true));
-        throw bytes.status === 'rejected' ? bytes.reason : (line as PromiseRejectedResult).reason;
+        await writeDurably(join(pack.dir, 'members'), memberLines(pack.members)).catch(() => (pack.retired = true));
+        throw failed.reason;
       }
       pack.members.push(member);
       pack.size = start + size;
@@ -346,7 +345,7 @@ export class PackStore {
     const last = members[members.length - 1];
     if (!sealed && last && !(await bytesMatch(join(dir, 'data'), last))) {
       members.pop();
-      await writeDurably(join(dir, 'members'), members.map((m) => JSON.stringify(m) + '\n').join(''));
+      await writeDurably(join(dir, 'members'), memberLines(members));
     }
     const releasedText = await readFile(join(dir, 'released'), 'utf8').catch(() => '');
     const released = new Set(parseLines(releasedText, Number));
@@ -405,6 +404,11 @@ async function appendDurably(path: string, line: string): Promise<void> {
   } finally {
     await file.close();
   }
+}
+
+/** The `members` log's text for these members: one JSON line each. */
+function memberLines(members: PackMember[]): string {
+  return members.map((m) => JSON.stringify(m) + '\n').join('');
 }
 
 /** Do a member's bytes in `data` match its MD5? (False when the file is too short or gone.) */
