@@ -169,6 +169,17 @@ describe('origin refuses bad input clearly and loses nothing', () => {
     expect(got.status).toBe(206);
     expect(Buffer.from(await got.arrayBuffer()).equals(body.subarray(100, 200))).toBe(true);
     expect((await fetch(`${cluster.origin.url}${path}`)).status).toBe(401);
+
+    // The edge's form: the reference as soon as the bytes are written, then the commit's outcome.
+    const twoLines = await putWith({ ...signInternal(EDGE_SECRET, 'PUT', '/internal/object', sha), 'X-Deoss-Report': 'written' });
+    expect(twoLines.headers.get('Content-Type')).toBe('application/x-ndjson');
+    const [reported, outcome, ...rest] = (await twoLines.text()).trim().split('\n').map((l) => JSON.parse(l));
+    expect(reported).toMatchObject({ fid: expect.stringMatching(/^pack-/), size: body.length, md5: stored.md5, state: 'packed' });
+    expect(outcome).toEqual({ durable: true });
+    expect(rest).toEqual([]);
+    const again = `/internal/object/${reported.fid}`;
+    const read = await fetch(`${cluster.origin.url}${again}`, { headers: signInternal(EDGE_SECRET, 'GET', again) });
+    expect(Buffer.from(await read.arrayBuffer()).equals(body)).toBe(true);
   });
 
   it('stages multipart parts and composes them into one CESS file, sealing SSE-C parts at rest', async () => {

@@ -32,7 +32,8 @@ export function toResponse(err: unknown, c: Context): Response {
   return c.json({ code: status, msg, data: null }, status as 400);
 }
 
-function classify(err: unknown): [number, string] {
+/** The status and message an error answers with (toResponse, and errors reported inside a streamed answer). */
+export function classify(err: unknown): [number, string] {
   if (err instanceof ApiError) return [err.status, err.message];
   if (err instanceof SignatureError) return [403, err.message];
   if (err instanceof EmptyFileError || err instanceof MultipartError || err instanceof CipherError && !(err instanceof DecryptionError)) {

@@ -4,11 +4,11 @@ import { InternalAuthError, UNSIGNED_PAYLOAD, verifyInternal } from '../auth/int
 import type { CipherSpec } from '../pipeline/cipher.ts';
 import { iterableSource } from '../pipeline/source.ts';
 import { sendStream } from '../http/node-response.ts';
-import { EmptyObjectError, PACK_REF, PackStoreBusyError } from '../uploads/pack-store.ts';
+import { EmptyObjectError, PACK_REF, PackStoreBusyError, type PackedRef } from '../uploads/pack-store.ts';
 import { BodyTooLargeError } from '../uploads/durable-file.ts';
 import type { OriginEnv, OriginServices } from './context.ts';
 import { parseRange } from './download.ts';
-import { ApiError } from './errors.ts';
+import { ApiError, classify } from './errors.ts';
 import { partRoutes } from './internal-parts.ts';
 import { requiredSpace } from './upload.ts';
 import { requestBody } from '../http/node-request.ts';
@@ -23,9 +23,16 @@ import { deleteOwnedFile, isStoredRef, openStored } from './stored.ts';
  *   optional X-Deoss-Sse-Key = base64 32-byte key) → `{fid, size, md5, state}`. With write-behind on (the default)
  *   an unencrypted object answers once its bytes are durable here, `fid` being a pack reference
  *   (`pack-<id>-<offset>-<size>`, state `packed`); every route below takes either a FID or such a reference.
+ *   With `X-Deoss-Report: written` such an answer comes in two NDJSON lines instead: the same object as soon as the
+ *   bytes are written and checked (readable from then on), then `{"durable":true}` once committed, or
+ *   `{"durable":false,code,msg}` when the commit failed and the bytes are gone. The edge records the object in its
+ *   index between the two, so that write and the origin's fsyncs overlap; it answers the client after both.
  * - `GET|HEAD /internal/object/:ref` with optional Range (and X-Deoss-Sse-Key to decrypt) → the bytes
  * - `DELETE /internal/object/:ref` with X-Deoss-Owner releases a FID or packed object
  */
+/** Asks `PUT /internal/object` for the two-line answer (see above). */
+export const REPORT_HEADER = 'X-Deoss-Report';
+
 export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
   if (!s.config.edgeSecret) return;
   const signed = internalAuth(s.config.edgeSecret);
@@ -49,7 +56,9 @@ export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
     // SSE-C objects cannot wait (the key is never kept), and `stored` acks wait for the nodes anyway.
     if (s.packs && !cipher && ack !== 'stored') {
       const { chunks, check } = promisedBody(body, promised);
-      const packed = await s.packs
+      let reportWritten: ((r: PackedRef) => void) | undefined;
+      const written = new Promise<PackedRef>((resolve) => (reportWritten = resolve));
+      const durable = s.packs
         .put(chunks, {
           owner,
           territory: territoryName,
@@ -57,11 +66,31 @@ export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
           maxBytes: s.config.maxUploadBytes,
           signal: c.req.raw.signal,
           check,
+          onWritten: reportWritten,
         })
-        .catch(packError);
-      s.metrics.uploads++;
-      s.metrics.uploadBytes += packed.size;
-      return c.json({ fid: packed.ref, size: packed.size, md5: packed.md5, state: 'packed' });
+        .catch(packError)
+        .then((packed) => {
+          s.metrics.uploads++;
+          s.metrics.uploadBytes += packed.size;
+          return packed;
+        });
+      const stored = (r: PackedRef) => ({ fid: r.ref, size: r.size, md5: r.md5, state: 'packed' });
+      if (c.req.header(REPORT_HEADER) !== 'written') return c.json(stored(await durable));
+      // Two lines: the reference once the bytes are written (the edge records it meanwhile), then the commit's end.
+      const first = await Promise.race([written, durable]);
+      const lines = (async function* () {
+        yield Buffer.from(`${JSON.stringify(stored(first))}\n`);
+        const outcome = await durable.then(
+          () => ({ durable: true }),
+          (err: unknown) => {
+            const [status, msg] = classify(err);
+            console.error(`origin: commit of ${first.ref} failed:`, err);
+            return { durable: false, code: status, msg };
+          },
+        );
+        yield Buffer.from(`${JSON.stringify(outcome)}\n`);
+      })();
+      return sendStream(c, 200, { 'Content-Type': 'application/x-ndjson' }, lines);
     }
     const md5 = createHash('md5');
     const sha = createHash('sha256');

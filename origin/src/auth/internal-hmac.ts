@@ -73,7 +73,11 @@ export function verifyInternal(
     throw new InternalAuthError('signature', 'internal route: bad signature');
   }
   if (options.seen) {
-    for (const [sig, at] of options.seen) if (now - at > skew) options.seen.delete(sig);
+    // Oldest first (insertion order): stop at the first signature still inside the window.
+    for (const [sig, at] of options.seen) {
+      if (now - at <= skew) break;
+      options.seen.delete(sig);
+    }
     if (options.seen.has(signature)) throw new InternalAuthError('replayed', 'internal route: signature already used');
     options.seen.set(signature, now);
   }

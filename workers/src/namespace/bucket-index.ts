@@ -186,6 +186,25 @@ export class BucketIndex extends DurableObject<NamespaceBindings> {
     });
   }
 
+  /**
+   * Takes back a putObject whose bytes the origin then failed to commit: `key` gets `previous` again (or goes), but
+   * only while it still holds `written` (a later write stays). Returns whether it did.
+   */
+  async revertObject(key: string, written: ObjectRecord, previous?: ObjectRecord): Promise<boolean> {
+    this.#bucket();
+    checkKey(key);
+    return this.ctx.storage.transactionSync(() => {
+      const current = this.#objectOrUndefined(key);
+      if (!current || !sameWrite(current, written)) return false;
+      if (previous) this.#writeObject(key, previous, current);
+      else {
+        this.#sql.exec('DELETE FROM objects WHERE key = ?', key);
+        this.#dropRefs(key, current.parts);
+      }
+      return true;
+    });
+  }
+
   /** The object under `key`, or undefined. */
   async getObject(key: string): Promise<ObjectRecord | undefined> {
     this.#bucket();
@@ -750,4 +769,9 @@ function randomToken(bytes: number): string {
 /** Upload ids sort by creation time: 12 hex digits of ms, then 16 random bytes (URL-safe). */
 function newUploadId(): string {
   return Date.now().toString(16).padStart(12, '0') + randomToken(16);
+}
+
+/** Is `a` the record one particular write produced (same files, ETag and time)? */
+function sameWrite(a: ObjectRecord, b: ObjectRecord): boolean {
+  return a.etag === b.etag && a.lastModified === b.lastModified && JSON.stringify(a.parts) === JSON.stringify(b.parts);
 }

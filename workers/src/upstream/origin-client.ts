@@ -127,14 +127,30 @@ export class OriginClient {
     throw lastError ?? new OriginError(503, 'no origin available', '');
   }
 
-  /** Streams an object's bytes to an origin; resolves with its FID, size and MD5 once durable there. */
+  /**
+   * Streams an object's bytes to an origin. Resolves with its FID (or pack reference), size and MD5 once the
+   * origin has written and checked them; `durable` settles when they are committed there: at once for an origin
+   * that answers only then, later for a write-behind object (the two-line answer of `X-Deoss-Report: written`),
+   * so the caller can record the object meanwhile. `durable` rejecting means the bytes are gone.
+   */
   async putObject(
     body: ReadableStream<Uint8Array>,
     p: { owner: string; territory: string; fileName: string; sseKey?: string; contentSha256?: string; placement?: Placement; signal?: AbortSignal },
-  ): Promise<StoredObject> {
-    const headers: Record<string, string> = { 'X-Deoss-Owner': p.owner, 'X-Deoss-Territory': p.territory, 'X-Deoss-File-Name': encodeURIComponent(p.fileName) };
+  ): Promise<StoredObject & { durable: Promise<void> }> {
+    const headers: Record<string, string> = { 'X-Deoss-Owner': p.owner, 'X-Deoss-Territory': p.territory, 'X-Deoss-File-Name': encodeURIComponent(p.fileName), 'X-Deoss-Report': 'written' };
     if (p.sseKey) headers['X-Deoss-Sse-Key'] = p.sseKey;
-    return json(await this.request('PUT', '/internal/object', { headers, body, contentSha256: p.contentSha256, placement: p.placement, signal: p.signal }));
+    const res = await this.request('PUT', '/internal/object', { headers, body, contentSha256: p.contentSha256, placement: p.placement, signal: p.signal });
+    if (!res.ok || !res.headers.get('Content-Type')?.startsWith('application/x-ndjson')) return { ...(await json<StoredObject>(res)), durable: Promise.resolve() };
+    const origin = new URL(res.url || 'http://unknown').origin;
+    const lines = ndjson(res.body!);
+    const first = await lines.next();
+    if (first.done) throw new OriginError(502, 'the origin ended its answer before reporting the object', origin);
+    const durable = (async () => {
+      const outcome = (await lines.next()).value as { durable?: boolean; code?: number; msg?: string } | undefined;
+      if (outcome?.durable !== true) throw new OriginError(outcome?.code ?? 502, outcome?.msg ?? 'the origin broke off before committing the object', origin);
+    })();
+    durable.catch(() => {}); // the caller awaits it; this only keeps an early failure from counting as unhandled
+    return { ...(first.value as StoredObject), durable };
   }
 
   /** The object's bytes (or an inclusive range), as the origin streams them. */
@@ -267,6 +283,20 @@ async function originError(res: Response, origin: string): Promise<OriginError> 
     // not JSON: keep the status line
   }
   return new OriginError(res.status, message, origin || new URL(res.url || 'http://unknown').origin);
+}
+
+/** JSON values, one per line of a streamed body. */
+async function* ndjson(body: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
+  const decoder = new TextDecoder();
+  let buffered = '';
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buffered += decoder.decode(chunk, { stream: true });
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (line.trim()) yield JSON.parse(line);
+    }
+  }
 }
 
 async function sha256Hex(text: string): Promise<string> {

@@ -30,12 +30,14 @@ export async function putObject(call: S3Call, p: { bucket: string; key: string; 
   const body = intake(call.req, p.payload, call.e.config.maxPutBytes);
   const headers = storedHeaders(p.headers);
   let input: ObjectInput;
+  let durable: Promise<void> | undefined;
   if (body === 'empty') {
     input = { ...headers, size: 0, etag: EMPTY_MD5, parts: [] };
   } else {
     const stored = await call.e.origin
       .putObject(body.stream, { owner: bucket.owner, territory: bucket.territory, fileName: p.key, sseKey: sse?.key, contentSha256: body.contentSha256, placement: call.e.placement, signal: call.req.signal })
       .catch(originToS3);
+    durable = stored.durable;
     try {
       const digests = await body.verified?.();
       checkContentMd5(body.spec, stored.md5);
@@ -43,33 +45,60 @@ export async function putObject(call: S3Call, p: { bucket: string; key: string; 
         body.spec.algorithm && digests?.checksums[body.spec.algorithm] ? { algorithm: body.spec.algorithm, value: digests.checksums[body.spec.algorithm]!, type: 'FULL_OBJECT' } : undefined;
       input = { ...headers, size: stored.size, etag: stored.md5, parts: [{ fid: stored.fid, size: stored.size }], ...(checksum ? { checksum } : {}) };
     } catch (err) {
-      // The bytes reached the origin but failed a check: they belong to no object.
-      await retainFiles(call, bucket.owner, [stored.fid]);
-      releaseFiles(call, bucket.owner, [stored.fid]);
+      // The bytes reached the origin but failed a check: they belong to no object (once committed, they can be released).
+      if (await durable.then(() => true, () => false)) {
+        await retainFiles(call, bucket.owner, [stored.fid]);
+        releaseFiles(call, bucket.owner, [stored.fid]);
+      }
       throw err;
     }
   }
   if (sse) Object.assign(input, { sseCustomerAlgorithm: 'AES256' as const, sseCustomerKeyMd5: sse.keyMd5 });
   // A pack reference is new with this write; a FID may be shared with other objects (content addressing).
   const fresh = input.parts.every((f) => isPackRef(f.fid));
-  return writeObject(call, bucket.owner, p.bucket, p.key, input, { ifMatch: p.ifMatch, ifNoneMatch: p.ifNoneMatch, owner: bucket.owner }, fresh);
+  return writeObject(call, bucket.owner, p.bucket, p.key, input, { ifMatch: p.ifMatch, ifNoneMatch: p.ifNoneMatch, owner: bucket.owner }, fresh, durable);
 }
 
 /**
  * Records an object in the index, counts its files, and releases what it replaced. `fresh`: the files were just
  * created for this write, so nothing else can release them meanwhile and the count may be taken alongside the
  * index write instead of before it (one Durable Object round trip less on every PUT).
+ *
+ * `durable`: the origin is still committing the bytes (OriginClient.putObject). The index write overlaps that
+ * commit, and the answer waits for both; should the commit fail, the entry is taken back (unless a later write
+ * replaced it) and nothing the previous object held is released. Until then a reader may already see the object.
  */
-async function writeObject(call: S3Call, owner: string, bucket: string, key: string, input: ObjectInput, conditions: PutObjectConditions, fresh = false): Promise<Response> {
+async function writeObject(
+  call: S3Call,
+  owner: string,
+  bucket: string,
+  key: string,
+  input: ObjectInput,
+  conditions: PutObjectConditions,
+  fresh = false,
+  durable: Promise<void> = Promise.resolve(),
+): Promise<Response> {
   const fids = input.parts.map((f) => f.fid);
+  const index = bucketIndex(call.e.env, bucket);
   const retained = retainFiles(call, owner, fids).then(() => true);
   if (!fresh) await retained;
   let result;
   try {
-    [result] = await Promise.all([ns(bucketIndex(call.e.env, bucket).putObject(key, input, conditions)), retained]);
+    [result] = await Promise.all([ns(index.putObject(key, input, conditions)), retained]);
   } catch (err) {
-    if (await retained.catch(() => false)) releaseFiles(call, owner, fids);
+    if (await retained.catch(() => false)) {
+      // Released once the origin's commit has ended either way: a release sent before would find nothing to release.
+      await durable.catch(() => {});
+      releaseFiles(call, owner, fids);
+    }
     throw err;
+  }
+  try {
+    await durable;
+  } catch (err) {
+    await ns(index.revertObject(key, result.object, result.previous)).catch((e) => console.error(`edge: taking back ${bucket}/${key} failed:`, e));
+    releaseFiles(call, owner, fids);
+    originToS3(err);
   }
   releaseFiles(call, owner, (result.previous?.parts ?? []).map((f) => f.fid));
   const h: Record<string, string> = { ETag: `"${result.object.etag}"` };

@@ -1,0 +1,116 @@
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import type { EdgeContext } from '../../context.ts';
+import { bucketIndex } from '../../namespace/env.ts';
+import type { ObjectInput } from '../../namespace/types.ts';
+import { OriginClient } from '../../upstream/origin-client.ts';
+import { S3Error } from '../errors.ts';
+import type { S3Call } from './common.ts';
+import { putObject } from './objects.ts';
+
+// PutObject against the real namespace Durable Objects and an origin played by a fetch function: it answers the
+// two-line write-behind report (origin/src/api/internal.ts) and holds the commit line until the test says so.
+
+const OWNER = 'cXjmuHdBk4J3Zyt2oGodwGegNFaTFPcfC48PZ9NMmcUFzF6cc';
+
+function committingOrigin() {
+  let commit!: (line: object) => void;
+  const committed = new Promise<object>((resolve) => (commit = resolve));
+  let n = 0;
+  const fetchImpl = (async (_url: string, init: RequestInit) => {
+    const bytes = new Uint8Array(await new Response(init.body).arrayBuffer());
+    const ref = `pack-${'a'.repeat(32)}-${30 + 1000 * n++}-${bytes.length}`;
+    const digest = new Uint8Array(await crypto.subtle.digest('MD5', bytes));
+    const md5 = [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
+    const encoder = new TextEncoder();
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(encoder.encode(`${JSON.stringify({ fid: ref, size: bytes.length, md5, state: 'packed' })}\n`));
+        controller.enqueue(encoder.encode(`${JSON.stringify(await committed)}\n`));
+        controller.close();
+      },
+    });
+    return new Response(body, { headers: { 'Content-Type': 'application/x-ndjson' } });
+  }) as unknown as typeof fetch;
+  return { fetchImpl, commit };
+}
+
+async function setup() {
+  const bucket = `t-${crypto.randomUUID().slice(0, 13)}`;
+  const index = bucketIndex(env, bucket);
+  await index.create({ name: bucket, owner: OWNER, territory: 'default' });
+  const origin = committingOrigin();
+  const later: Promise<unknown>[] = [];
+  const e = {
+    config: { maxPutBytes: 1024 * 1024 },
+    env,
+    origin: new OriginClient({ origins: [{ url: 'http://origin.test', region: 'here' }], secret: 'test', fetch: origin.fetchImpl }),
+    placement: {},
+    requestId: 'TEST',
+    waitUntil: (p: Promise<unknown>) => void later.push(p.catch(() => {})),
+  } as unknown as EdgeContext;
+  const put = (key: string, text: string) => {
+    const req = new Request(`http://s3.test/${bucket}/${key}`, { method: 'PUT', body: text, headers: { 'Content-Length': String(text.length) } });
+    const call: S3Call = { e, req, principal: { accessKeyId: 'AKID', account: OWNER, territory: 'default' } };
+    return putObject(call, { bucket, key, payload: { mode: 'unsigned' }, headers: { metadata: {} } });
+  };
+  return { bucket, index, put, commit: origin.commit, settle: () => Promise.all(later) };
+}
+
+const previous: ObjectInput = { size: 3, etag: 'c'.repeat(32), parts: [{ fid: 'b'.repeat(64), size: 3 }], metadata: { v: '1' } };
+
+/** Whether `p` settled within 100 ms. */
+async function state(p: Promise<unknown>): Promise<'pending' | 'settled'> {
+  let settled = false;
+  p.then(() => (settled = true), () => (settled = true));
+  await new Promise((r) => setTimeout(r, 100));
+  return settled ? 'settled' : 'pending';
+}
+
+describe('PutObject with the origin still committing', () => {
+  it('records the object while the origin commits, and answers only after the commit', async () => {
+    const t = await setup();
+    const answer = t.put('k', 'new bytes');
+    await expect.poll(async () => (await t.index.getObject('k'))?.size).toBe(9); // recorded before the commit ended
+    expect(await state(answer)).toBe('pending');
+    t.commit({ durable: true });
+    const res = await answer;
+    expect(res.status).toBe(200);
+    expect(res.headers.get('ETag')).toBe(`"${(await t.index.getObject('k'))!.etag}"`);
+    await t.settle();
+  });
+
+  it('takes the entry back when the commit fails, restoring the object it replaced', async () => {
+    const t = await setup();
+    await t.index.putObject('k', previous);
+    const answer = t.put('k', 'new bytes');
+    await expect.poll(async () => (await t.index.getObject('k'))?.size).toBe(9);
+    t.commit({ durable: false, code: 500, msg: 'disk failed' });
+    const err = await answer.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(S3Error);
+    expect((err as S3Error).code).toBe('ServiceUnavailable');
+    const restored = await t.index.getObject('k');
+    expect(restored).toMatchObject({ size: 3, etag: previous.etag, metadata: { v: '1' }, parts: previous.parts });
+    await t.settle();
+  });
+
+  it('removes a new key again when the commit fails, and leaves a later write alone', async () => {
+    const t = await setup();
+    const answer = t.put('fresh', 'new bytes');
+    await expect.poll(async () => (await t.index.getObject('fresh'))?.size).toBe(9);
+    t.commit({ durable: false, code: 500, msg: 'disk failed' });
+    await expect(answer).rejects.toBeInstanceOf(S3Error);
+    expect(await t.index.getObject('fresh')).toBeUndefined();
+
+    // A write that replaced the pending entry meanwhile is not undone by the failed one.
+    const u = await setup();
+    const failing = u.put('k', 'first');
+    await expect.poll(async () => (await u.index.getObject('k'))?.size).toBe(5);
+    await u.index.putObject('k', previous);
+    u.commit({ durable: false, code: 500, msg: 'disk failed' });
+    await expect(failing).rejects.toBeInstanceOf(S3Error);
+    expect(await u.index.getObject('k')).toMatchObject({ etag: previous.etag, size: 3 });
+    await t.settle();
+    await u.settle();
+  });
+});
