@@ -84,6 +84,30 @@ describe('OriginClient', () => {
     expect(client.ordered({ continent: 'EU' })[0].url).toBe('http://us');
   });
 
+  it('reads the two-line write report: the object first, the commit after; a one-body answer counts as committed', async () => {
+    const stored = { fid: `pack-${'e'.repeat(32)}-30-3`, size: 3, md5: '900150983cd24fb0d6963f7d28e17f72', state: 'packed' };
+    const ndjson = (...lines: string[]) => new Response(lines.join(''), { headers: { 'Content-Type': 'application/x-ndjson' } });
+    const answers = [
+      ndjson(`${JSON.stringify(stored)}\n`, '{"durable":true}\n'),
+      ndjson(`${JSON.stringify(stored)}\n`, '{"durable":false,"code":500,"msg":"disk failed"}\n'),
+      ndjson(`${JSON.stringify(stored)}\n`), // the origin went away before the commit's line
+      Response.json(stored),
+    ];
+    const { sent, fetchImpl } = recorder(() => answers.shift()!);
+    const client = new OriginClient({ origins: [{ url: 'http://a', region: 'x' }], secret: 'k', fetch: fetchImpl });
+    const put = () => client.putObject(new Blob(['abc']).stream(), { owner: 'o', territory: 't', fileName: 'k' });
+
+    const ok = await put();
+    expect(ok).toMatchObject(stored);
+    await expect(ok.durable).resolves.toBeUndefined();
+    expect(new Headers(sent[0].init.headers).get('X-Deoss-Report')).toBe('written');
+    await expect((await put()).durable).rejects.toMatchObject({ status: 500, message: 'disk failed' });
+    await expect((await put()).durable).rejects.toMatchObject({ status: 502 });
+    const plain = await put();
+    expect(plain).toMatchObject(stored);
+    await expect(plain.durable).resolves.toBeUndefined();
+  });
+
   it('does not replay streamed bodies and reports the origin refusal', async () => {
     const { sent, fetchImpl } = recorder(() => Response.json({ code: 400, msg: 'insufficient territory space' }, { status: 400 }));
     const client = new OriginClient({ origins: [{ url: 'http://a', region: 'x' }, { url: 'http://b', region: 'y' }], secret: 'k', fetch: fetchImpl });
