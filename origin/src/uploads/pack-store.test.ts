@@ -199,6 +199,13 @@ describe('PackStore', () => {
     const file = await readFile((at as { path: string }).path);
     expect(file.subarray(at!.offset, at!.offset + 700).equals(bytes)).toBe(true);
 
+    // A release that arrives while the commit is under way (the edge recorded the object and a delete followed at
+    // once) waits for the commit, then releases the member.
+    let releasing: Promise<boolean> | undefined;
+    const next = await put(store, randomBytes(200), { onWritten: (r) => (releasing = store.release(r.ref, owner.owner)) });
+    expect(await releasing).toBe(true);
+    expect(store.resolve(next.ref)).toBeUndefined();
+
     // The commit log fails: the reported member is not kept.
     const id = done.ref.split('-')[1];
     await rm(join(dir!, id, 'members'));

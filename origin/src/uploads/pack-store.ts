@@ -89,8 +89,8 @@ interface Pack {
   sealWhenIdle?: boolean;
   /** A failed commit left `members` in doubt: the pack takes no more members and is sealed as it is. */
   retired?: boolean;
-  /** The member whose bytes are written and whose commit (fsyncs) is under way. */
-  pending?: PackMember;
+  /** The member whose bytes are written and whose commit (fsyncs) is under way; `committed` settles when it ends. */
+  pending?: { member: PackMember; committed: Promise<void> };
   timer?: NodeJS.Timeout;
 }
 
@@ -140,6 +140,7 @@ export class PackStore {
     let size = 0;
     const data = await open(join(pack.dir, 'data'), 'r+');
     const writer = new BatchedWriter(data, start, { batchBytes: pack.solo ? undefined : PACK_WRITE_BATCH_BYTES, syncEveryBytes: 32 * 1024 * 1024 });
+    let commitEnded: (() => void) | undefined;
     try {
       for await (const chunk of chunks) {
         p.signal?.throwIfAborted();
@@ -153,10 +154,9 @@ export class PackStore {
       p.check?.();
       const member: PackMember = { offset: start, size, md5: md5.digest('hex') };
       const written: PackedRef = { ref: `pack-${pack.id}-${start}-${size}`, size, md5: member.md5 };
-      pack.pending = member;
+      pack.pending = { member, committed: new Promise<void>((resolve) => (commitEnded = resolve)) };
       p.onWritten?.(written);
       const settled = await Promise.allSettled([data.datasync(), appendDurably(join(pack.dir, 'members'), memberLines([member]))]);
-      pack.pending = undefined;
       const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) {
         // Take the line back (it may be whole, torn, or durable ahead of bytes that are not).
@@ -167,11 +167,12 @@ export class PackStore {
       pack.size = start + size;
       return written;
     } catch (err) {
-      pack.pending = undefined;
       await writer.settle();
       await data.truncate(start).catch(() => {});
       throw err;
     } finally {
+      pack.pending = undefined;
+      commitEnded?.();
       await data.close();
       pack.state = 'open';
       this.#afterWrite(pack);
@@ -198,6 +199,8 @@ export class PackStore {
 
   /** Drops a member (no S3 key refers to it any more). The pack and its CESS file go once every member is released. */
   async release(ref: string, owner: string): Promise<boolean> {
+    // A member reported before its commit may already be referred to, and dropped, at the edge: wait for the commit.
+    await this.#packs.get(PACK_REF.exec(ref)?.[1] ?? '')?.pending?.committed;
     const found = this.#member(ref);
     if (!found || found.pack.owner !== owner) return false;
     const { pack, member } = found;
@@ -239,7 +242,7 @@ export class PackStore {
     if (!m) return undefined;
     const pack = this.#packs.get(m[1]);
     const is = (x: PackMember | undefined) => x?.offset === Number(m[2]) && x.size === Number(m[3]);
-    const member = pack?.members.find(is) ?? (o.pending && is(pack?.pending) ? pack!.pending : undefined);
+    const member = pack?.members.find(is) ?? (o.pending && is(pack?.pending?.member) ? pack!.pending!.member : undefined);
     return pack && member && !pack.released.has(member.offset) ? { pack, member } : undefined;
   }
 
