@@ -1,4 +1,3 @@
-import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EdgeBindings, EdgeContext } from '../../context.ts';
@@ -9,8 +8,10 @@ import { S3Error } from '../errors.ts';
 import type { S3Call } from './common.ts';
 import { putObject } from './objects.ts';
 
-// PutObject against the real namespace Durable Objects and an origin played by a fetch function: it answers the
-// two-line write-behind report (origin/src/api/internal.ts) and holds the commit line until the test says so.
+// PutObject against the real bucket index (a Durable Object) and an origin played by a fetch function: it answers
+// the two-line write-behind report (origin/src/api/internal.ts) and holds the commit line until the test says so.
+// File reference counts are recorded by a stand-in: the real FileReferences would queue releases for its alarm, and
+// an alarm outliving its test stalls vitest-pool-workers (file-references.test.ts tests that object).
 
 const OWNER = 'cXjmuHdBk4J3Zyt2oGodwGegNFaTFPcfC48PZ9NMmcUFzF6cc';
 /** What handlers passed to waitUntil (reference releases). */
@@ -18,11 +19,19 @@ const later: Promise<unknown>[] = [];
 
 afterEach(async () => {
   await Promise.all(later.splice(0));
-  // A release queues work for the FileReferences alarm, which would go on calling origins after the test; no alarm
-  // may outlive a test (isolated storage is undone after each one).
-  const { FILE_REFERENCES } = env as unknown as EdgeBindings;
-  await runInDurableObject(FILE_REFERENCES.get(FILE_REFERENCES.idFromName(OWNER)), (_instance, state) => state.storage.deleteAlarm());
 });
+
+/** FileReferences as the handlers call it, recording retains and releases. */
+function recordedReferences() {
+  const retained: string[] = [];
+  const released: string[] = [];
+  const stub = {
+    retain: async (fids: string[]) => void retained.push(...fids),
+    release: async (fids: string[]) => (released.push(...fids), fids),
+  };
+  const namespace = { idFromName: (name: string) => name, get: () => stub };
+  return { retained, released, namespace };
+}
 
 function committingOrigin() {
   let commit!: (line: object) => void;
@@ -51,9 +60,10 @@ async function setup() {
   const index = bucketIndex(env, bucket);
   await index.create({ name: bucket, owner: OWNER, territory: 'default' });
   const origin = committingOrigin();
+  const refs = recordedReferences();
   const e = {
     config: { maxPutBytes: 1024 * 1024 },
-    env,
+    env: { ...(env as unknown as EdgeBindings), FILE_REFERENCES: refs.namespace },
     origin: new OriginClient({ origins: [{ url: 'http://origin.test', region: 'here' }], secret: 'test', fetch: origin.fetchImpl }),
     placement: {},
     requestId: 'TEST',
@@ -64,7 +74,7 @@ async function setup() {
     const call: S3Call = { e, req, principal: { accessKeyId: 'AKID', account: OWNER, territory: 'default' } };
     return putObject(call, { bucket, key, payload: { mode: 'unsigned' }, headers: { metadata: {} } });
   };
-  return { bucket, index, put, commit: origin.commit };
+  return { bucket, index, put, commit: origin.commit, refs };
 }
 
 const previous: ObjectInput = { size: 3, etag: 'c'.repeat(32), parts: [{ fid: 'b'.repeat(64), size: 3 }], metadata: { v: '1' } };
@@ -86,7 +96,10 @@ describe('PutObject with the origin still committing', () => {
     t.commit({ durable: true });
     const res = await answer;
     expect(res.status).toBe(200);
-    expect(res.headers.get('ETag')).toBe(`"${(await t.index.getObject('k'))!.etag}"`);
+    const recorded = (await t.index.getObject('k'))!;
+    expect(res.headers.get('ETag')).toBe(`"${recorded.etag}"`);
+    expect(t.refs.retained).toEqual([recorded.fid]);
+    expect(t.refs.released).toEqual([]);
   });
 
   it('takes the entry back when the commit fails, restoring the object it replaced', async () => {
@@ -100,6 +113,10 @@ describe('PutObject with the origin still committing', () => {
     expect((err as S3Error).code).toBe('ServiceUnavailable');
     const restored = await t.index.getObject('k');
     expect(restored).toMatchObject({ size: 3, etag: previous.etag, metadata: { v: '1' }, parts: previous.parts });
+    // The new reference is dropped again; the replaced object's file is not released.
+    await Promise.all(later.splice(0));
+    expect(t.refs.released).toEqual(t.refs.retained);
+    expect(t.refs.released).not.toContain(previous.parts[0].fid);
   });
 
   it('removes a new key again when the commit fails, and leaves a later write alone', async () => {
