@@ -108,6 +108,30 @@ describe('OriginClient', () => {
     await expect(plain.durable).resolves.toBeUndefined();
   });
 
+  it('reads a two-line report to its end, so the connection can serve the next request', async () => {
+    const stored = { fid: `pack-${'e'.repeat(32)}-30-3`, size: 3, md5: '900150983cd24fb0d6963f7d28e17f72', state: 'packed' };
+    const lines = [`${JSON.stringify(stored)}\n`, '{"durable":true}\n'];
+    let readToEnd = false;
+    // Pulled only when read (high-water mark 0): the end is reached only if the client asks past the last line.
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(c) {
+          const line = lines.shift();
+          if (line === undefined) {
+            readToEnd = true;
+            c.close();
+          } else c.enqueue(new TextEncoder().encode(line));
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const { fetchImpl } = recorder(() => new Response(body, { headers: { 'Content-Type': 'application/x-ndjson' } }));
+    const client = new OriginClient({ origins: [{ url: 'http://a', region: 'x' }], secret: 'k', fetch: fetchImpl });
+    const put = await client.putObject(new Blob(['abc']).stream(), { owner: 'o', territory: 't', fileName: 'k' });
+    await put.durable;
+    expect(readToEnd).toBe(true);
+  });
+
   it('does not replay streamed bodies and reports the origin refusal', async () => {
     const { sent, fetchImpl } = recorder(() => Response.json({ code: 400, msg: 'insufficient territory space' }, { status: 400 }));
     const client = new OriginClient({ origins: [{ url: 'http://a', region: 'x' }, { url: 'http://b', region: 'y' }], secret: 'k', fetch: fetchImpl });

@@ -147,6 +147,8 @@ export class OriginClient {
     if (first.done) throw new OriginError(502, 'the origin ended its answer before reporting the object', origin);
     const durable = (async () => {
       const outcome = (await lines.next()).value as { durable?: boolean; code?: number; msg?: string } | undefined;
+      // Read to the end: a body left unread keeps its connection from going back to the pool (a new TCP connection per PUT).
+      for (let rest = await lines.next(); !rest.done; rest = await lines.next());
       if (outcome?.durable !== true) throw new OriginError(outcome?.code ?? 502, outcome?.msg ?? 'the origin broke off before committing the object', origin);
     })();
     durable.catch(() => {}); // the caller awaits it; this only keeps an early failure from counting as unhandled
