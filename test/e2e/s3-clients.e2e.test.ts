@@ -15,6 +15,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectAttributesCommand,
   GetObjectCommand,
@@ -712,6 +713,19 @@ describe('@aws-sdk/client-s3', () => {
     expect(d.Deleted!.map((x) => x.Key).sort()).toEqual(['copy.bin', 'odd-copy.bin', ODD_KEY].sort());
     const left = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
     expect(left.Contents!.map((o) => o.Key)).toEqual(['big.bin', 'concurrent.bin', 'dir/a.bin', 'dir/stream.bin', 'dir/sub/b.bin']);
+  });
+
+  it("keeps a copy's bytes when the object it was copied from is deleted", async () => {
+    // Both keys refer to one written-behind pack member; deleting one must not release it at the origin. Nothing is
+    // read before the delete, so the read after it is not served from the edge's cache.
+    const data = randomBytes(40_000);
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'shared/source.bin', Body: data }));
+    await s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'shared/copy.bin', CopySource: `${bucket}/shared/source.bin` }));
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'shared/source.bin' }));
+    // A release goes out from FileReferences' alarm right away: give it time to reach the origin.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect((await bytes('shared/copy.bin')).body.equals(data)).toBe(true);
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'shared/copy.bin' }));
   });
 
   it('presigns GET and PUT (getSignedUrl) for curl; an expired URL is 403', async () => {

@@ -1,6 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import { edgeConfig, type EdgeVars } from '../config.ts';
-import { OriginClient } from '../upstream/origin-client.ts';
+import { isPackRef, OriginClient } from '../upstream/origin-client.ts';
 
 /** Longest wait between two attempts at releasing a file at the origins, ms. */
 export const MAX_RELEASE_BACKOFF_MS = 3600_000;
@@ -17,6 +17,12 @@ const RELEASES_PER_RUN = 50;
  * retried with backoff while no origin can take it (an origin restarting, a network split): a failed release would
  * otherwise leave the file on chain, using the owner's space, for good. Counting the file again (the same bytes
  * uploaded anew) takes it off the queue.
+ *
+ * A pack reference (an object the origin wrote behind) is new with its PutObject and unique to it, so its first
+ * holder is implied: the PUT does not count it, which keeps this per-account object off the path of every small
+ * PUT (one Durable Object call and commit less, and no per-account bottleneck). Only further holders, copies, are
+ * counted (`pack_copies`); releasing a pack reference with no copy left frees it. References counted before this
+ * scheme keep their `refs` row and its meaning.
  */
 export class FileReferences extends DurableObject {
   readonly #sql: SqlStorage;
@@ -27,13 +33,23 @@ export class FileReferences extends DurableObject {
     this.#sql = ctx.storage.sql;
     this.#sql.exec('CREATE TABLE IF NOT EXISTS refs (fid TEXT PRIMARY KEY, count INTEGER NOT NULL)');
     this.#sql.exec('CREATE TABLE IF NOT EXISTS releases (fid TEXT PRIMARY KEY, owner TEXT NOT NULL, attempts INTEGER NOT NULL, due INTEGER NOT NULL)');
+    // Holders of a pack reference beyond its implied first one.
+    this.#sql.exec('CREATE TABLE IF NOT EXISTS pack_copies (fid TEXT PRIMARY KEY, copies INTEGER NOT NULL)');
   }
 
-  /** Counts one more reference for each FID (a FID listed twice counts twice). */
+  /**
+   * Counts one more reference for each FID (a FID listed twice counts twice). A new pack reference's own PutObject
+   * does not call this (its first holder is implied); a copy of it does.
+   */
   async retain(fids: string[]): Promise<void> {
     this.ctx.storage.transactionSync(() => {
       for (const fid of fids) {
-        this.#sql.exec('INSERT INTO refs (fid, count) VALUES (?, 1) ON CONFLICT(fid) DO UPDATE SET count = count + 1', fid);
+        // A pack reference already freed and waiting for its release has lost its implied holder: count it in full.
+        if (isPackRef(fid) && !this.#counted(fid) && !this.#queued(fid)) {
+          this.#sql.exec('INSERT INTO pack_copies (fid, copies) VALUES (?, 1) ON CONFLICT(fid) DO UPDATE SET copies = copies + 1', fid);
+        } else {
+          this.#sql.exec('INSERT INTO refs (fid, count) VALUES (?, 1) ON CONFLICT(fid) DO UPDATE SET count = count + 1', fid);
+        }
         this.#sql.exec('DELETE FROM releases WHERE fid = ?', fid);
       }
     });
@@ -47,13 +63,23 @@ export class FileReferences extends DurableObject {
     const freed: string[] = [];
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
+      const free = (fid: string) => {
+        this.#sql.exec('INSERT OR REPLACE INTO releases (fid, owner, attempts, due) VALUES (?, ?, 0, ?)', fid, owner, now);
+        freed.push(fid);
+      };
       for (const fid of fids) {
         const row = this.#sql.exec<{ count: number }>('SELECT count FROM refs WHERE fid = ?', fid).toArray()[0];
-        if (!row) continue;
+        if (!row) {
+          if (!isPackRef(fid)) continue;
+          const copies = this.#copies(fid);
+          if (copies > 1) this.#sql.exec('UPDATE pack_copies SET copies = copies - 1 WHERE fid = ?', fid);
+          else if (copies === 1) this.#sql.exec('DELETE FROM pack_copies WHERE fid = ?', fid);
+          else free(fid);
+          continue;
+        }
         if (row.count <= 1) {
           this.#sql.exec('DELETE FROM refs WHERE fid = ?', fid);
-          this.#sql.exec('INSERT OR REPLACE INTO releases (fid, owner, attempts, due) VALUES (?, ?, 0, ?)', fid, owner, now);
-          freed.push(fid);
+          free(fid);
         } else this.#sql.exec('UPDATE refs SET count = count - 1 WHERE fid = ?', fid);
       }
     });
@@ -61,8 +87,26 @@ export class FileReferences extends DurableObject {
     return freed;
   }
 
+  /**
+   * How many objects refer to a FID. For a pack reference without copies that is 1 (its implied first holder) unless
+   * it is waiting for its release; one released earlier or never written cannot be told apart from it.
+   */
   async count(fid: string): Promise<number> {
-    return this.#sql.exec<{ count: number }>('SELECT count FROM refs WHERE fid = ?', fid).toArray()[0]?.count ?? 0;
+    const counted = this.#sql.exec<{ count: number }>('SELECT count FROM refs WHERE fid = ?', fid).toArray()[0]?.count;
+    if (counted !== undefined || !isPackRef(fid)) return counted ?? 0;
+    return this.#queued(fid) ? 0 : 1 + this.#copies(fid);
+  }
+
+  #counted(fid: string): boolean {
+    return this.#sql.exec('SELECT 1 FROM refs WHERE fid = ?', fid).toArray().length > 0;
+  }
+
+  #queued(fid: string): boolean {
+    return this.#sql.exec('SELECT 1 FROM releases WHERE fid = ?', fid).toArray().length > 0;
+  }
+
+  #copies(fid: string): number {
+    return this.#sql.exec<{ copies: number }>('SELECT copies FROM pack_copies WHERE fid = ?', fid).toArray()[0]?.copies ?? 0;
   }
 
   /** Releases waiting at the origins: `{fid, attempts}` each. */

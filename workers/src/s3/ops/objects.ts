@@ -46,23 +46,24 @@ export async function putObject(call: S3Call, p: { bucket: string; key: string; 
       input = { ...headers, size: stored.size, etag: stored.md5, parts: [{ fid: stored.fid, size: stored.size }], ...(checksum ? { checksum } : {}) };
     } catch (err) {
       // The bytes reached the origin but failed a check: they belong to no object (once committed, they can be released).
+      // A FID may be shared (counted up, then down); a new pack reference's only holder is implied.
       if (await durable.then(() => true, () => false)) {
-        await retainFiles(call, bucket.owner, [stored.fid]);
+        if (!isPackRef(stored.fid)) await retainFiles(call, bucket.owner, [stored.fid]);
         releaseFiles(call, bucket.owner, [stored.fid]);
       }
       throw err;
     }
   }
   if (sse) Object.assign(input, { sseCustomerAlgorithm: 'AES256' as const, sseCustomerKeyMd5: sse.keyMd5 });
-  // A pack reference is new with this write; a FID may be shared with other objects (content addressing).
-  const fresh = input.parts.every((f) => isPackRef(f.fid));
+  // A pack reference is new with this write and held by it alone; a FID may be shared (content addressing).
+  const fresh = input.parts.length > 0 && input.parts.every((f) => isPackRef(f.fid));
   return writeObject(call, bucket.owner, p.bucket, p.key, input, { ifMatch: p.ifMatch, ifNoneMatch: p.ifNoneMatch, owner: bucket.owner }, fresh, durable);
 }
 
 /**
- * Records an object in the index, counts its files, and releases what it replaced. `fresh`: the files were just
- * created for this write, so nothing else can release them meanwhile and the count may be taken alongside the
- * index write instead of before it (one Durable Object round trip less on every PUT).
+ * Records an object in the index, counts its files, and releases what it replaced. `fresh`: the files are pack
+ * references just created for this write, whose first holder FileReferences implies, so they are not counted
+ * (one Durable Object call and commit less on every small PUT; see FileReferences).
  *
  * `durable`: the origin is still committing the bytes (OriginClient.putObject). The index write overlaps that
  * commit, and the answer waits for both; should the commit fail, the entry is taken back (unless a later write
@@ -80,17 +81,14 @@ async function writeObject(
 ): Promise<Response> {
   const fids = input.parts.map((f) => f.fid);
   const index = bucketIndex(call.e.env, bucket);
-  const retained = retainFiles(call, owner, fids).then(() => true);
-  if (!fresh) await retained;
+  if (!fresh) await retainFiles(call, owner, fids);
   let result;
   try {
-    [result] = await Promise.all([ns(index.putObject(key, input, conditions)), retained]);
+    result = await ns(index.putObject(key, input, conditions));
   } catch (err) {
-    if (await retained.catch(() => false)) {
-      // Released once the origin's commit has ended either way: a release sent before would find nothing to release.
-      await durable.catch(() => {});
-      releaseFiles(call, owner, fids);
-    }
+    // Released once the origin's commit has ended either way: a release sent before would find nothing to release.
+    await durable.catch(() => {});
+    releaseFiles(call, owner, fids);
     throw err;
   }
   try {
