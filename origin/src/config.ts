@@ -53,6 +53,11 @@ export interface OriginConfig {
   packObjectMaxBytes: number;
   /** An open pack is sealed after this long, ms. Env DEOSS_PACK_MAX_AGE_MS. @default 1000 */
   packMaxAgeMs: number;
+  /**
+   * How long an upload check may reuse a territory (and the block number) it looked up on chain, ms; 0 asks every
+   * time. Env DEOSS_TERRITORY_CACHE_MS. @default 2000
+   */
+  territoryCacheMs: number;
   /** Unsealed write-behind bytes beyond which uploads wait. Env DEOSS_WRITE_BEHIND_MAX_BYTES. @default 2 GiB */
   writeBehindMaxBytes: number;
   /** Storage nodes to prefer when placing columns (accounts). */
@@ -150,6 +155,7 @@ export function originConfig(overrides: Partial<OriginConfig> = {}, env: NodeJS.
     packObjectMaxBytes: int(env.DEOSS_PACK_OBJECT_MAX_BYTES, 8 * 1024 * 1024),
     packMaxAgeMs: int(env.DEOSS_PACK_MAX_AGE_MS, 1000),
     writeBehindMaxBytes: int(env.DEOSS_WRITE_BEHIND_MAX_BYTES, 2 * GiB),
+    territoryCacheMs: int(env.DEOSS_TERRITORY_CACHE_MS, 2000),
     preferredMiners: list(env.DEOSS_PREFERRED_MINERS),
     reportTimeoutMs: int(env.DEOSS_REPORT_TIMEOUT_MS, 600_000),
     cacheEnabled: flag('DEOSS_CACHE', true),

@@ -8,6 +8,7 @@ import { RateLimiter } from './api/rate-limit.ts';
 import { ReplayCache, type MessageSigner } from './auth/signed-message.ts';
 import { SegmentCache } from './cache/segment-cache.ts';
 import type { Chain } from './chain/port.ts';
+import { TerritoryCache } from './chain/territory-cache.ts';
 import type { OriginConfig } from './config.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { FragmentClient } from './dispatch/fragment-client.ts';
@@ -93,6 +94,7 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
   const services: OriginServices = {
     config,
     chain,
+    territories: new TerritoryCache(chain, { ttlMs: config.territoryCacheMs }),
     gateway: chain.account,
     uploads,
     parts,

@@ -1,5 +1,6 @@
 import type { SegmentCache } from '../cache/segment-cache.ts';
 import type { Chain } from '../chain/port.ts';
+import type { TerritoryCache } from '../chain/territory-cache.ts';
 import type { OriginConfig } from '../config.ts';
 import type { SegmentPeers } from '../p2p/segment-peers.ts';
 import type { Retriever } from '../retrieve/retriever.ts';
@@ -36,6 +37,8 @@ export function newMetrics(): OriginMetrics {
 export interface OriginServices {
   config: OriginConfig;
   chain: Chain;
+  /** Territory and block-number lookups for the upload checks, briefly remembered (api/upload.ts checkTerritory). */
+  territories: TerritoryCache;
   /** The gateway's account (the chain client's signer). */
   gateway: string;
   uploads: UploadService;

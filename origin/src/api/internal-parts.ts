@@ -9,7 +9,7 @@ import { parseRange } from './download.ts';
 import { isStoredRef, openStored, type StoredBytes } from './stored.ts';
 import { ApiError } from './errors.ts';
 import { paddedName, promisedBody, sseKey } from './internal.ts';
-import { requiredSpace } from './upload.ts';
+import { checkTerritory } from './upload.ts';
 import { requestBody } from '../http/node-request.ts';
 
 /** One piece of a composed object: a staged part, or a byte range of a stored file (a FID or a pack reference). */
@@ -93,9 +93,7 @@ export function partRoutes(app: Hono<OriginEnv>, s: OriginServices, signed: Midd
     const total = pieces.reduce((sum, p) => sum + p.size, 0);
     if (total === 0) throw new ApiError(400, 'a composed object needs at least one byte');
     if (total > s.config.maxUploadBytes) throw new ApiError(413, `object larger than the limit of ${s.config.maxUploadBytes} bytes`);
-    const territory = await s.chain.territory(request.owner, request.territory);
-    if (!territory) throw new ApiError(400, 'please purchase territory first');
-    if (territory.remainingSpace <= requiredSpace(total)) throw new ApiError(400, 'insufficient territory space');
+    await checkTerritory(s, request.owner, request.territory, total);
     const md5 = createHash('md5');
     const concatenated = (async function* () {
       for (const piece of pieces) {

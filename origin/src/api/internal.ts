@@ -10,7 +10,7 @@ import type { OriginEnv, OriginServices } from './context.ts';
 import { parseRange } from './download.ts';
 import { ApiError, classify } from './errors.ts';
 import { partRoutes } from './internal-parts.ts';
-import { requiredSpace } from './upload.ts';
+import { checkTerritory } from './upload.ts';
 import { requestBody } from '../http/node-request.ts';
 import { deleteOwnedFile, isStoredRef, openStored } from './stored.ts';
 
@@ -45,10 +45,8 @@ export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
     if (!owner || !territoryName) throw new ApiError(400, 'X-Deoss-Owner and X-Deoss-Territory are required');
     const body = requestBody(c);
     if (!body) throw new ApiError(400, 'empty body');
-    const territory = await s.chain.territory(owner, territoryName);
-    if (!territory) throw new ApiError(400, 'please purchase territory first');
     const length = Number(c.req.header('Content-Length') ?? NaN);
-    if (territory.remainingSpace <= requiredSpace(Number.isSafeInteger(length) ? length : 0)) throw new ApiError(400, 'insufficient territory space');
+    await checkTerritory(s, owner, territoryName, Number.isSafeInteger(length) ? length : 0);
     const promised = c.get('promisedSha256');
     const cipher = sseKey(c);
     const ack = c.req.header('X-Deoss-Ack') ?? s.config.ackMode;

@@ -68,12 +68,18 @@ export async function checkSpace(c: Context<OriginEnv>, s: OriginServices, conte
   }
   const name = c.req.header('Territory');
   if (!name) throw new ApiError(400, 'the Territory header is required');
-  const territory = await s.chain.territory(c.get('caller'), name);
+  await checkTerritory(s, c.get('caller'), name, contentLength);
+}
+
+/**
+ * The checks every upload path makes before taking bytes: the owner's territory exists, is live, and has room for
+ * `size` bytes. Answers come from the territory cache (chain/territory-cache.ts): up to DEOSS_TERRITORY_CACHE_MS old.
+ */
+export async function checkTerritory(s: OriginServices, owner: string, name: string, size: number): Promise<void> {
+  const [territory, block] = await Promise.all([s.territories.territory(owner, name), s.territories.blockNumber()]);
   if (!territory) throw new ApiError(400, 'please purchase territory first');
-  if (territory.state !== 'Active' || territory.deadline <= (await s.chain.blockNumber())) {
-    throw new ApiError(400, 'the territory has expired');
-  }
-  if (territory.remainingSpace <= requiredSpace(contentLength)) throw new ApiError(400, 'insufficient territory space');
+  if (territory.state !== 'Active' || territory.deadline <= block) throw new ApiError(400, 'the territory has expired');
+  if (territory.remainingSpace <= requiredSpace(size)) throw new ApiError(400, 'insufficient territory space');
 }
 
 /** What a declaration locks: 12 fragments of 8 MiB per segment (at least one segment). */
