@@ -4,11 +4,14 @@ import { describe, expect, it } from 'vitest';
 import vectors from '../keys/testdata/sr25519-vectors.json';
 import type { AccountDirectory } from './account-directory.ts';
 import { AccessKeyCache, lookupAccessKey } from './access-key-cache.ts';
-import { unwrapNamespaceError } from './errors.ts';
+import { namespaceClient, unwrapNamespaceError } from './errors.ts';
+import type { AccountDirectoryRpc } from './env.ts';
 import { SecretSealer } from './secret-seal.ts';
 
 // Each test gets its own directory instance (a fresh name), so they do not share keys or buckets.
-const directory = () => env.ACCOUNT_DIRECTORY.get(env.ACCOUNT_DIRECTORY.idFromName(`test-${crypto.randomUUID()}`));
+const rawDirectory = () => env.ACCOUNT_DIRECTORY.get(env.ACCOUNT_DIRECTORY.idFromName(`test-${crypto.randomUUID()}`));
+/** A fresh directory as callers see it (namespaceClient: its refusals thrown). */
+const directory = (raw = rawDirectory()) => namespaceClient<AccountDirectoryRpc>(raw);
 
 const [alice, bob, carol] = vectors.accounts;
 
@@ -25,13 +28,14 @@ async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
 
 describe('AccountDirectory: access keys', () => {
   it('issues keys whose secrets are sealed at rest: a raw dump of the row does not contain the secret', async () => {
-    const dir = directory();
+    const raw = rawDirectory();
+    const dir = directory(raw);
     const key = await dir.createKey({ account: alice.generic, territory: 'default', label: 'laptop' });
     expect(key.accessKeyId).toMatch(/^DOSS[A-Z2-7]{16}$/);
     expect(key.secretAccessKey).toMatch(/^[A-Za-z0-9_-]{40}$/);
     expect(key.account).toBe(alice.cess); // stored in the CESS spelling whatever the caller sent
 
-    const rows = await runInDurableObject(dir, (_instance: AccountDirectory, state) => state.storage.sql.exec('SELECT * FROM access_keys').toArray());
+    const rows = await runInDurableObject(raw, (_instance: AccountDirectory, state) => state.storage.sql.exec('SELECT * FROM access_keys').toArray());
     expect(rows).toHaveLength(1);
     const secretBytes = new TextEncoder().encode(key.secretAccessKey);
     for (const value of Object.values(rows[0])) {

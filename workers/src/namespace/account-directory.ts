@@ -1,6 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { NamespaceBindings } from './env.ts';
-import { namespaceError } from './errors.ts';
+import { namespaceError, returnNamespaceErrors } from './errors.ts';
 import { NAMESPACE_LIMITS as L } from './limits.ts';
 import { SecretSealer } from './secret-seal.ts';
 import { canonicalAccountOrThrow, checkBucketName, checkTerritory, utf8Length } from './validate.ts';
@@ -206,6 +206,9 @@ export class AccountDirectory extends DurableObject<NamespaceBindings> {
     return this.#sealer;
   }
 }
+
+// S3 refusals are answers, not exceptions of the object (see errors.ts).
+returnNamespaceErrors(AccountDirectory);
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS access_keys (

@@ -252,6 +252,16 @@ describe('BucketIndex: objects', () => {
   });
 });
 
+describe('BucketIndex: refusals over RPC', () => {
+  it('returns an S3 refusal instead of throwing it (no uncaught exception in the object), and the client view throws it', async () => {
+    const { name, stub, raw } = await newBucket();
+    const again = { name, owner: OWNER, territory: 'default' };
+    expect(await raw.create(again)).toEqual({ namespaceFailure: { code: 'BucketAlreadyOwnedByYou', detail: expect.any(String) } });
+    expect(await codeOf(stub.create(again))).toBe('BucketAlreadyOwnedByYou');
+    expect(await codeOf(stub.getUpload('k', 'no-such-upload'))).toBe('NoSuchUpload');
+  });
+});
+
 describe('BucketIndex: listing', () => {
   it('lists with prefix, delimiter and both pagination styles exactly like the S3 model (randomised keys)', async () => {
     const { raw } = await newBucket();

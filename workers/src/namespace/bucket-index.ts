@@ -1,6 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { NamespaceBindings } from './env.ts';
-import { namespaceError } from './errors.ts';
+import { namespaceError, returnNamespaceErrors } from './errors.ts';
 import { decodeContinuationToken, encodeContinuationToken } from './keyspace.ts';
 import { NAMESPACE_LIMITS as L } from './limits.ts';
 import { markerOf, positionAfterMarker, scan, type ListEntry, type OrderedSource, type ScanPosition } from './listing.ts';
@@ -648,6 +648,9 @@ export class BucketIndex extends DurableObject<NamespaceBindings> {
     after: (row) => ({ key: row.key, inclusive: false, after: row.upload_id }),
   };
 }
+
+// S3 refusals are answers, not exceptions of the object (see errors.ts).
+returnNamespaceErrors(BucketIndex);
 
 // ------------------------------------------------------------------------------------------------------ schema
 

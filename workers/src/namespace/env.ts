@@ -1,5 +1,6 @@
 import type { AccountDirectory } from './account-directory.ts';
 import type { BucketIndex } from './bucket-index.ts';
+import { namespaceClient } from './errors.ts';
 
 /** The bindings the namespace layer needs (declared in wrangler.toml; the secret via `wrangler secret put`). */
 export interface NamespaceBindings {
@@ -32,10 +33,10 @@ export type AccountDirectoryRpc = RpcMethods<AccountDirectory>;
 
 /** `bucket`'s index. The name is not validated here: BucketIndex.create does that. */
 export function bucketIndex(env: Pick<NamespaceBindings, 'BUCKET_INDEX'>, bucket: string): BucketIndexRpc {
-  return env.BUCKET_INDEX.get(env.BUCKET_INDEX.idFromName(bucket)) as unknown as BucketIndexRpc;
+  return namespaceClient<BucketIndexRpc>(env.BUCKET_INDEX.get(env.BUCKET_INDEX.idFromName(bucket)));
 }
 
 /** The account directory. */
 export function accountDirectory(env: Pick<NamespaceBindings, 'ACCOUNT_DIRECTORY'>): AccountDirectoryRpc {
-  return env.ACCOUNT_DIRECTORY.get(env.ACCOUNT_DIRECTORY.idFromName(ACCOUNT_DIRECTORY_NAME)) as unknown as AccountDirectoryRpc;
+  return namespaceClient<AccountDirectoryRpc>(env.ACCOUNT_DIRECTORY.get(env.ACCOUNT_DIRECTORY.idFromName(ACCOUNT_DIRECTORY_NAME)));
 }
