@@ -104,10 +104,14 @@ export function returnNamespaceErrors(cls: abstract new (...args: never[]) => ob
 export function namespaceClient<T extends object>(stub: object): T {
   const methods = stub as Record<string | symbol, (...args: unknown[]) => Promise<unknown>>;
   return new Proxy({} as T, {
-    get: (_target, name) => async (...args: unknown[]) => {
-      const result = await methods[name](...args);
-      if (isNamespaceFailure(result)) throw new NamespaceError(result.namespaceFailure.code, result.namespaceFailure.detail);
-      return result;
+    get: (_target, name) => {
+      // Not a thenable (awaiting or returning the view must not call the object), nor anything but its methods.
+      if (typeof name !== 'string' || name === 'then') return undefined;
+      return async (...args: unknown[]) => {
+        const result = await methods[name](...args);
+        if (isNamespaceFailure(result)) throw new NamespaceError(result.namespaceFailure.code, result.namespaceFailure.detail);
+        return result;
+      };
     },
   });
 }
