@@ -775,6 +775,7 @@ function newUploadId(): string {
 }
 
 /** Is `a` the record one particular write produced (same files, ETag and time)? */
-function sameWrite(a: ObjectRecord, b: ObjectRecord): boolean {
+/** Whether two records are the same write of a key (not merely the same bytes). */
+export function sameWrite(a: ObjectRecord, b: ObjectRecord): boolean {
   return a.etag === b.etag && a.lastModified === b.lastModified && JSON.stringify(a.parts) === JSON.stringify(b.parts);
 }

@@ -35,8 +35,7 @@ export type NamespaceErrorCode =
   | 'OperationAborted'
   | 'PreconditionFailed'
   | 'TooManyAccessKeys'
-  | 'TooManyBuckets'
-  | 'TooManyParts';
+  | 'TooManyBuckets';
 
 const MARK = /^\[s3:([A-Za-z]+)\] ([\s\S]*)$/;
 

@@ -83,6 +83,7 @@ export const S3_ERRORS = {
   NotImplemented: { status: 501, message: 'A header you provided implies functionality that is not implemented.' },
   // Not an error in AWS's list, but conditional GET/HEAD answers 304 through the same path (no body).
   NotModified: { status: 304, message: 'Not Modified' },
+  OperationAborted: { status: 409, message: 'A conflicting conditional operation is currently in progress against this resource. Try again.' },
   PreconditionFailed: { status: 412, message: 'At least one of the preconditions that you specified did not hold.' },
   RequestTimeTooSkewed: { status: 403, message: 'The difference between the request time and the server\'s time is too large.' },
   RequestTimeout: { status: 400, message: 'Your socket connection to the server was not read from or written to within the timeout period.' },

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { OriginError } from '../../upstream/origin-client.ts';
-import { originToS3 } from './common.ts';
+import { namespaceError } from '../../namespace/errors.ts';
+import { S3_ERRORS } from '../errors.ts';
+import { ns, originToS3 } from './common.ts';
 
 const codeFor = (status: number, message: string) => {
   try {
@@ -21,5 +23,13 @@ describe('originToS3', () => {
     expect(codeFor(503, 'the origin is still storing earlier uploads (write-behind backlog at its limit): retry shortly')).toBe('SlowDown');
     expect(codeFor(503, 'origin http://o unreachable: refused')).toBe('ServiceUnavailable');
     expect(() => originToS3(new TypeError('not an origin error'))).toThrow(TypeError);
+  });
+});
+
+describe('ns', () => {
+  it('answers a namespace refusal with its S3 error: a concurrent completion is 409 OperationAborted, not a 500', async () => {
+    const err = await ns(Promise.reject(namespaceError('OperationAborted', 'Another CompleteMultipartUpload for this upload is in progress'))).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'OperationAborted' });
+    expect(S3_ERRORS.OperationAborted.status).toBe(409);
   });
 });

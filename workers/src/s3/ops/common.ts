@@ -1,10 +1,10 @@
 import type { EdgeContext } from '../../context.ts';
 import { BUCKET_RECORD_TTL_MS, bucketRecordCache } from '../../namespace/bucket-record-cache.ts';
 import { bucketIndex } from '../../namespace/env.ts';
-import { unwrapNamespaceError } from '../../namespace/errors.ts';
+import { unwrapNamespaceError, type NamespaceErrorCode } from '../../namespace/errors.ts';
 import type { BucketRecord, ObjectHeaders } from '../../namespace/types.ts';
 import { OriginError } from '../../upstream/origin-client.ts';
-import { S3Error, s3Error, isS3ErrorCode } from '../errors.ts';
+import { S3Error, s3Error, isS3ErrorCode, type S3ErrorCode } from '../errors.ts';
 import type { ObjectWriteHeaders, SseCustomerKey } from '../parse.ts';
 import { el, xmlDocument, type XmlNode } from '../xml.ts';
 
@@ -38,6 +38,10 @@ export function iso(ms: number): string {
 }
 
 /** Runs a namespace call, turning its errors (which cross RPC as messages) back into S3 errors. */
+/** Compiles only while every refusal of the namespace objects is an S3 error (the keys API's own code aside). */
+type Holds<T extends true> = T;
+export type NamespaceCodesAreS3Errors = Holds<Exclude<NamespaceErrorCode, 'TooManyAccessKeys'> extends S3ErrorCode ? true : false>;
+
 export async function ns<T>(call: PromiseLike<T>): Promise<T> {
   try {
     return await call;

@@ -6,7 +6,7 @@ import type { ObjectInput } from '../../namespace/types.ts';
 import { OriginClient } from '../../upstream/origin-client.ts';
 import { S3Error } from '../errors.ts';
 import type { S3Call } from './common.ts';
-import { putObject } from './objects.ts';
+import { copyObject, putObject } from './objects.ts';
 
 // PutObject against the real bucket index (a Durable Object) and an origin played by a fetch function: it answers
 // the two-line write-behind report (origin/src/api/internal.ts) and holds the commit line until the test says so.
@@ -25,12 +25,19 @@ afterEach(async () => {
 function recordedReferences() {
   const retained: string[] = [];
   const released: string[] = [];
+  /** Runs before a retain is recorded: what another request did meanwhile. */
+  const before: { retain?: () => Promise<void> } = {};
   const stub = {
-    retain: async (fids: string[]) => void retained.push(...fids),
+    retain: async (fids: string[]) => {
+      const meanwhile = before.retain;
+      before.retain = undefined;
+      await meanwhile?.();
+      retained.push(...fids);
+    },
     release: async (fids: string[]) => (released.push(...fids), fids),
   };
   const namespace = { idFromName: (name: string) => name, get: () => stub };
-  return { retained, released, namespace };
+  return { retained, released, before, namespace };
 }
 
 function committingOrigin() {
@@ -74,7 +81,12 @@ async function setup() {
     const call: S3Call = { e, req, principal: { accessKeyId: 'AKID', account: OWNER, territory: 'default' } };
     return putObject(call, { bucket, key, payload: { mode: 'unsigned' }, headers: { metadata: {} } });
   };
-  return { bucket, index, put, commit: origin.commit, refs };
+  const copy = (sourceKey: string, key: string) => {
+    const req = new Request(`http://s3.test/${bucket}/${key}`, { method: 'PUT', headers: { 'x-amz-copy-source': `${bucket}/${sourceKey}` } });
+    const call: S3Call = { e, req, principal: { accessKeyId: 'AKID', account: OWNER, territory: 'default' } };
+    return copyObject(call, { bucket, key, sourceBucket: bucket, sourceKey, metadataDirective: 'COPY', headers: { metadata: {} } });
+  };
+  return { bucket, index, put, copy, commit: origin.commit, refs };
 }
 
 const previous: ObjectInput = { size: 3, etag: 'c'.repeat(32), parts: [{ fid: 'b'.repeat(64), size: 3 }], metadata: { v: '1' } };
@@ -138,5 +150,32 @@ describe('PutObject with the origin still committing', () => {
     u.commit({ durable: false, code: 500, msg: 'disk failed' });
     await expect(failing).rejects.toBeInstanceOf(S3Error);
     expect(await u.index.getObject('k')).toMatchObject({ etag: previous.etag, size: 3 });
+  });
+});
+
+describe('CopyObject sharing its source\'s files', () => {
+  const other: ObjectInput = { size: 5, etag: 'd'.repeat(32), parts: [{ fid: 'e'.repeat(64), size: 5 }], metadata: {} };
+
+  it('counts the files first, then finds the source deleted meanwhile: NoSuchKey, and its count taken back', async () => {
+    const t = await setup();
+    await t.index.putObject('src', previous);
+    t.refs.before.retain = async () => void (await t.index.deleteObject('src'));
+    const err = await t.copy('src', 'dst').catch((e: unknown) => e);
+    expect((err as S3Error).code).toBe('NoSuchKey');
+    expect(await t.index.getObject('dst')).toBeUndefined();
+    await Promise.all(later.splice(0));
+    expect(t.refs.retained).toEqual([previous.parts[0].fid]);
+    expect(t.refs.released).toEqual([previous.parts[0].fid]);
+  });
+
+  it('starts again from the source as it is now when it was overwritten meanwhile', async () => {
+    const t = await setup();
+    await t.index.putObject('src', previous);
+    t.refs.before.retain = async () => void (await t.index.putObject('src', other));
+    expect((await t.copy('src', 'dst')).status).toBe(200);
+    expect(await t.index.getObject('dst')).toMatchObject({ etag: other.etag, parts: other.parts });
+    await Promise.all(later.splice(0));
+    expect(t.refs.retained).toEqual([previous.parts[0].fid, other.parts[0].fid]);
+    expect(t.refs.released).toEqual([previous.parts[0].fid]);
   });
 });

@@ -1,5 +1,6 @@
 import { serveObject } from '../../cdn/serve-object.ts';
 import { evaluateConditions } from '../../cdn/serve-object.ts';
+import { sameWrite } from '../../namespace/bucket-index.ts';
 import { bucketIndex } from '../../namespace/env.ts';
 import { isPackRef } from '../../upstream/origin-client.ts';
 import type { ObjectChecksum, ObjectHeaders, ObjectInput, ObjectRecord, PutObjectConditions } from '../../namespace/types.ts';
@@ -55,15 +56,16 @@ export async function putObject(call: S3Call, p: { bucket: string; key: string; 
     }
   }
   if (sse) Object.assign(input, { sseCustomerAlgorithm: 'AES256' as const, sseCustomerKeyMd5: sse.keyMd5 });
-  // A pack reference is new with this write and held by it alone; a FID may be shared (content addressing).
+  // A pack reference is new with this write and held by it alone (counted, implied); a FID may be shared.
   const fresh = input.parts.length > 0 && input.parts.every((f) => isPackRef(f.fid));
   return writeObject(call, bucket.owner, p.bucket, p.key, input, { ifMatch: p.ifMatch, ifNoneMatch: p.ifNoneMatch, owner: bucket.owner }, fresh, durable);
 }
 
 /**
- * Records an object in the index, counts its files, and releases what it replaced. `fresh`: the files are pack
- * references just created for this write, whose first holder FileReferences implies, so they are not counted
- * (one Durable Object call and commit less on every small PUT; see FileReferences).
+ * Records an object in the index, counts its files, and releases what it replaced. `counted`: the files are counted
+ * for this object already: pack references just created for it (their first holder is implied, see
+ * FileReferences: one Durable Object call and commit less on every small PUT), or a copy's files, counted before
+ * it checked its source. Should the index write fail, they are released either way.
  *
  * `durable`: the origin is still committing the bytes (OriginClient.putObject). The index write overlaps that
  * commit, and the answer waits for both; should the commit fail, the entry is taken back (unless a later write
@@ -76,12 +78,12 @@ async function writeObject(
   key: string,
   input: ObjectInput,
   conditions: PutObjectConditions,
-  fresh = false,
+  counted = false,
   durable: Promise<void> = Promise.resolve(),
 ): Promise<Response> {
   const fids = input.parts.map((f) => f.fid);
   const index = bucketIndex(call.e.env, bucket);
-  if (!fresh) await retainFiles(call, owner, fids);
+  if (!counted) await retainFiles(call, owner, fids);
   let result;
   try {
     result = await ns(index.putObject(key, input, conditions));
@@ -167,6 +169,9 @@ export async function deleteObjects(call: S3Call, p: { bucket: string }): Promis
   return xmlResponse(el('DeleteResult', deleted));
 }
 
+/** How often a copy starts again from a source that changed under it before it gives up (OperationAborted). */
+const COPY_SOURCE_ATTEMPTS = 3;
+
 /**
  * CopyObject. Content addressing makes most copies free: the new key refers to the same FIDs (counted per owner).
  * Bytes move only when the encryption changes (SSE-C on either side) or the source belongs to another account.
@@ -188,20 +193,42 @@ export async function copyObject(
   authorize(call, target, 'write');
   const sourceBucket = p.sourceBucket === p.bucket ? target : await requireBucket(call, p.sourceBucket);
   authorize(call, sourceBucket, 'read');
-  const source = await ns(bucketIndex(call.e.env, p.sourceBucket).getObject(p.sourceKey));
-  if (!source) throw s3Error('NoSuchKey', undefined, { Key: p.sourceKey });
-  checkCopyConditions(call.req.headers, source);
   const sourceSse = p.sourceSseCustomer;
-  checkSseForRead(source, sourceSse);
   const sse = p.sseCustomer;
   const same = p.bucket === p.sourceBucket && p.key === p.sourceKey;
   if (same && p.metadataDirective === 'COPY' && !sse && !sourceSse) {
     throw s3Error('InvalidRequest', "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
   }
+  const sourceIndex = bucketIndex(call.e.env, p.sourceBucket);
+  const readSource = async () => {
+    const found = await ns(sourceIndex.getObject(p.sourceKey));
+    if (!found) throw s3Error('NoSuchKey', undefined, { Key: p.sourceKey });
+    checkCopyConditions(call.req.headers, found);
+    checkSseForRead(found, sourceSse);
+    return found;
+  };
+  const shared = !sse && !sourceSse && sourceBucket.owner === target.owner;
+  let source = await readSource();
+  if (shared) {
+    // The copy shares the source's files. Count them for it first, then check that the source still holds them: a
+    // delete or overwrite of the source after the count can no longer free them; one before it may have, and the
+    // copy then starts again from what the source is now.
+    for (let attempt = 1; ; attempt++) {
+      const fids = source.parts.map((f) => f.fid);
+      await retainFiles(call, target.owner, fids);
+      const now = await readSource().catch((err: unknown) => {
+        releaseFiles(call, target.owner, fids);
+        throw err;
+      });
+      if (sameWrite(now, source)) break;
+      releaseFiles(call, target.owner, fids);
+      if (attempt === COPY_SOURCE_ATTEMPTS) throw s3Error('OperationAborted', 'The source object kept changing during the copy; try again.');
+      source = now;
+    }
+  }
   const headers: ObjectHeaders = p.metadataDirective === 'REPLACE' ? storedHeaders(p.headers) : pickHeaders(source);
   let input: ObjectInput;
-  const reencrypt = !!sse || !!sourceSse;
-  if (!reencrypt && sourceBucket.owner === target.owner) {
+  if (shared) {
     input = { ...headers, size: source.size, etag: source.etag, parts: source.parts, ...(source.partsCount ? { partsCount: source.partsCount } : {}), ...(source.checksum ? { checksum: source.checksum } : {}) };
   } else if (source.size === 0) {
     input = { ...headers, size: 0, etag: EMPTY_MD5, parts: [] };
@@ -221,7 +248,7 @@ export async function copyObject(
     input = { ...headers, size: stored.size, etag: stored.md5, parts: [{ fid: stored.fid, size: stored.size }] };
   }
   if (sse) Object.assign(input, { sseCustomerAlgorithm: 'AES256' as const, sseCustomerKeyMd5: sse.keyMd5 });
-  const written = await writeObject(call, target.owner, p.bucket, p.key, input, {});
+  const written = await writeObject(call, target.owner, p.bucket, p.key, input, {}, shared);
   const etag = written.headers.get('ETag')!;
   const object = await ns(bucketIndex(call.e.env, p.bucket).getObject(p.key));
   return xmlResponse(el('CopyObjectResult', [el('LastModified', iso(object?.lastModified ?? Date.now())), el('ETag', etag)]), 200, Object.fromEntries([...written.headers].filter(([k]) => k.startsWith('x-amz-'))));
