@@ -1,4 +1,4 @@
-import type { BlockNumber, CallOptions, Chain, Territory } from './port.ts';
+import type { BlockNumber, Chain, Territory } from './port.ts';
 
 /** Territories remembered at most, oldest dropped first. */
 export const TERRITORY_CACHE_MAX_ENTRIES = 10_000;
@@ -26,14 +26,14 @@ export class TerritoryCache {
     this.#now = options.now ?? Date.now;
   }
 
-  territory(owner: string, name: string, opts?: CallOptions): Promise<Territory | undefined> {
-    if (this.#ttlMs <= 0) return this.#chain.territory(owner, name, opts);
+  /** No AbortSignal: a lookup is shared by whoever asks meanwhile, so no one caller may cut it short. */
+  territory(owner: string, name: string): Promise<Territory | undefined> {
+    if (this.#ttlMs <= 0) return this.#chain.territory(owner, name);
     const key = JSON.stringify([owner, name]);
     const now = this.#now();
     const hit = this.#territories.get(key);
     if (hit && hit.until > now) return hit.value;
     this.#territories.delete(key);
-    // Shared by whoever asks meanwhile, so no one caller's signal may cut it short.
     const value = this.#chain.territory(owner, name);
     const entry = { until: now + this.#ttlMs, value };
     this.#territories.set(key, entry);
@@ -43,8 +43,8 @@ export class TerritoryCache {
     return value;
   }
 
-  blockNumber(opts?: CallOptions): Promise<BlockNumber> {
-    if (this.#ttlMs <= 0) return this.#chain.blockNumber(opts);
+  blockNumber(): Promise<BlockNumber> {
+    if (this.#ttlMs <= 0) return this.#chain.blockNumber();
     const now = this.#now();
     if (this.#block && this.#block.until > now) return this.#block.value;
     const entry = { until: now + this.#ttlMs, value: this.#chain.blockNumber() };

@@ -774,8 +774,7 @@ function newUploadId(): string {
   return Date.now().toString(16).padStart(12, '0') + randomToken(16);
 }
 
-/** Is `a` the record one particular write produced (same files, ETag and time)? */
-/** Whether two records are the same write of a key (not merely the same bytes). */
+/** Is `a` the record one particular write produced (same files, ETag and time), not merely the same bytes? */
 export function sameWrite(a: ObjectRecord, b: ObjectRecord): boolean {
   return a.etag === b.etag && a.lastModified === b.lastModified && JSON.stringify(a.parts) === JSON.stringify(b.parts);
 }

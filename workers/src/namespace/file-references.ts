@@ -44,8 +44,9 @@ export class FileReferences extends DurableObject {
   async retain(fids: string[]): Promise<void> {
     this.ctx.storage.transactionSync(() => {
       for (const fid of fids) {
-        // A pack reference already freed and waiting for its release has lost its implied holder: count it in full.
-        if (isPackRef(fid) && !this.#counted(fid) && !this.#queued(fid)) {
+        // A pack reference's copies are counted apart from its implied holder; one already freed and waiting for
+        // its release has lost that holder, and is counted in full like a FID.
+        if (isPackRef(fid) && this.#count(fid) === undefined && !this.#queued(fid)) {
           this.#sql.exec('INSERT INTO pack_copies (fid, copies) VALUES (?, 1) ON CONFLICT(fid) DO UPDATE SET copies = copies + 1', fid);
         } else {
           this.#sql.exec('INSERT INTO refs (fid, count) VALUES (?, 1) ON CONFLICT(fid) DO UPDATE SET count = count + 1', fid);
@@ -68,8 +69,8 @@ export class FileReferences extends DurableObject {
         freed.push(fid);
       };
       for (const fid of fids) {
-        const row = this.#sql.exec<{ count: number }>('SELECT count FROM refs WHERE fid = ?', fid).toArray()[0];
-        if (!row) {
+        const count = this.#count(fid);
+        if (count === undefined) {
           if (!isPackRef(fid)) continue;
           const copies = this.#copies(fid);
           if (copies > 1) this.#sql.exec('UPDATE pack_copies SET copies = copies - 1 WHERE fid = ?', fid);
@@ -77,7 +78,7 @@ export class FileReferences extends DurableObject {
           else free(fid);
           continue;
         }
-        if (row.count <= 1) {
+        if (count <= 1) {
           this.#sql.exec('DELETE FROM refs WHERE fid = ?', fid);
           free(fid);
         } else this.#sql.exec('UPDATE refs SET count = count - 1 WHERE fid = ?', fid);
@@ -92,13 +93,14 @@ export class FileReferences extends DurableObject {
    * it is waiting for its release; one released earlier or never written cannot be told apart from it.
    */
   async count(fid: string): Promise<number> {
-    const counted = this.#sql.exec<{ count: number }>('SELECT count FROM refs WHERE fid = ?', fid).toArray()[0]?.count;
+    const counted = this.#count(fid);
     if (counted !== undefined || !isPackRef(fid)) return counted ?? 0;
     return this.#queued(fid) ? 0 : 1 + this.#copies(fid);
   }
 
-  #counted(fid: string): boolean {
-    return this.#sql.exec('SELECT 1 FROM refs WHERE fid = ?', fid).toArray().length > 0;
+  /** The `refs` count of a FID (or of a pack reference counted in full), undefined without a row. */
+  #count(fid: string): number | undefined {
+    return this.#sql.exec<{ count: number }>('SELECT count FROM refs WHERE fid = ?', fid).toArray()[0]?.count;
   }
 
   #queued(fid: string): boolean {

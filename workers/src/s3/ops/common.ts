@@ -37,11 +37,11 @@ export function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '.000Z');
 }
 
-/** Runs a namespace call, turning its errors (which cross RPC as messages) back into S3 errors. */
 /** Compiles only while every refusal of the namespace objects is an S3 error (the keys API's own code aside). */
 type Holds<T extends true> = T;
 export type NamespaceCodesAreS3Errors = Holds<Exclude<NamespaceErrorCode, 'TooManyAccessKeys'> extends S3ErrorCode ? true : false>;
 
+/** Runs a namespace call, turning its errors (which cross RPC as messages) back into S3 errors. */
 export async function ns<T>(call: PromiseLike<T>): Promise<T> {
   try {
     return await call;
