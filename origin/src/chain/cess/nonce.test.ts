@@ -69,4 +69,16 @@ describe('NonceTracker', () => {
     await expect(t.use(async (nonce) => ({ nonce: 'used' as NonceOutcome, value: nonce }), ac.signal)).rejects.toThrow('stop');
     expect(n.asked).toBe(0);
   });
+
+  it('asks the node again when a resync comes while a submission is still in flight (the pool dropped it at once)', async () => {
+    const { n, source } = node(0);
+    const t = new NonceTracker(source);
+    await t.use(async (nonce) => {
+      t.resync(); // the transaction's watch reported it invalid before its submission returned
+      return { nonce: 'used' as NonceOutcome, value: nonce };
+    });
+    const next = await t.use(async (nonce) => ({ nonce: 'used' as NonceOutcome, value: nonce }));
+    expect(next).toBe(0); // the node's word, not the in-flight submission's count of 1
+    expect(n.asked).toBe(2);
+  });
 });

@@ -29,6 +29,8 @@ export class NonceTracker {
   /** Lowest nonce still possibly free, after the node called one stale (its own view may lag behind). */
   #floor = 0;
   #tail: Promise<unknown> = Promise.resolve();
+  /** Counts resyncs, so that a submission ending after one does not put back the count it had. */
+  #resyncs = 0;
 
   constructor(source: NonceSource) {
     this.#source = source;
@@ -43,17 +45,17 @@ export class NonceTracker {
       signal?.throwIfAborted();
       if (this.#next === undefined) this.#next = Math.max(await this.#source(signal), this.#floor);
       const nonce = this.#next;
+      const resyncs = this.#resyncs;
       let outcome: NonceOutcome = 'unknown';
       try {
         const r = await submit(nonce);
         outcome = r.nonce;
         return r.value;
       } finally {
-        if (outcome === 'used') this.#next = nonce + 1;
-        else if (outcome === 'stale') {
-          this.#floor = nonce + 1;
-          this.#next = undefined;
-        } else if (outcome === 'unknown') this.#next = undefined;
+        if (outcome === 'stale') this.#floor = nonce + 1;
+        // A resync meanwhile (the transaction left the pool as soon as it entered it, a reconnect) stands.
+        if (this.#resyncs !== resyncs || outcome === 'stale' || outcome === 'unknown') this.#next = undefined;
+        else if (outcome === 'used') this.#next = nonce + 1;
       }
     };
     const result = this.#tail.then(run, run);
@@ -64,6 +66,7 @@ export class NonceTracker {
   /** Forget the local count (after a reconnect, a dropped transaction): the next submission asks the node. */
   resync(): void {
     this.#next = undefined;
+    this.#resyncs++;
   }
 
   /** The nonce the next submission will use, if known. */
