@@ -7,7 +7,7 @@
  * goes on this 2-core machine.
  *
  * Two shapes of the same edge run side by side on the same origin: `deoss-edge`, exactly what `npm start` runs
- * (wrangler dev: its proxy workerd, then the worker's workerd, behind the 100-continue front), and
+ * (wrangler's dev server, the 100-continue front leading to the worker's own workerd), and
  * `deoss-edge-workerd`, the bundle `wrangler deploy` would upload running in workerd with nothing in front
  * (bench/workerd-edge.ts), which is how Cloudflare runs it. Their difference is what the local dev harness costs.
  *
@@ -46,7 +46,7 @@ const SMALL_CONCURRENCY = (process.env.BENCH_SMALL_CONCURRENCY ?? '1').split(','
 const EDGES = new Set((process.env.BENCH_EDGES ?? 'wrangler,workerd').split(',').map((c) => c.trim()));
 /** What each edge target is, for the JSON lines. */
 const EDGE_SHAPES: Record<string, string> = {
-  'deoss-edge': 'npm start: wrangler dev (its proxy workerd, then the worker in workerd) behind the 100-continue front',
+  'deoss-edge': "npm start: wrangler's dev server, the worker in workerd behind the 100-continue front",
   'deoss-edge-workerd': 'production shape: the deployed bundle in workerd, nothing in front (bench/workerd-edge.ts)',
 };
 const CASES = new Set((process.env.BENCH_CASES ?? 'small,large,range').split(',').map((c) => c.trim()));

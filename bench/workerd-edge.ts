@@ -2,10 +2,10 @@
  * The edge worker in workerd the way Cloudflare runs it, for bench:edge: the bundle `wrangler deploy` would upload,
  * the bindings of wrangler.toml, and nothing in front of it (its socket leads straight to the worker, past the
  * entry worker Miniflare puts in front for local development; its outbound requests still pass Miniflare's small
- * interceptor, which adds the `CF-Worker` header as Cloudflare does). `wrangler dev` (what `npm start` runs) adds two hops
- * that exist only on a developer's machine: its proxy worker, a second workerd process that every request crosses
- * (it keeps connections open across live reloads), and our 100-continue front (Cloudflare answers `Expect:
- * 100-continue` itself). Measuring both shapes in one run separates the worker's own cost from the dev harness's.
+ * interceptor, which adds the `CF-Worker` header as Cloudflare does). What `npm start` runs (wrangler's dev server,
+ * origin/src/cli/edge-dev.ts) adds what exists only on a developer's machine to every request: Miniflare's entry
+ * worker and our 100-continue front (Cloudflare answers `Expect: 100-continue` itself), and builds the bundle the
+ * way `wrangler dev` does. Measuring both shapes in one run separates the worker's own cost from the dev harness's.
  *
  * Run as its own process so that its CPU can be told apart:
  * `node bench/workerd-edge.ts --home DIR --port P` with the worker's secret vars (EDGE_ORIGINS, EDGE_SECRET,

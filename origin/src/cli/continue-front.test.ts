@@ -113,3 +113,57 @@ describe('startContinueFront', () => {
     for (const p of [path, `${path}2`]) expect(createHash('sha256').update(await readFile(p)).digest('hex')).toBe(expected);
   });
 });
+
+describe('startContinueFront with a fallback', () => {
+  const servers: Server[] = [];
+  /** A server that answers every request with its name and the SHA-256 of the body it received. */
+  async function named(name: string): Promise<number> {
+    const server = createServer((req, res) => {
+      const sha = createHash('sha256');
+      req.on('data', (c) => sha.update(c));
+      req.on('end', () => res.end(`${name} ${sha.digest('hex')}`));
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return (server.address() as AddressInfo).port;
+  }
+  /** A port that refuses connections: one the kernel gave out and that nothing listens on any more. */
+  async function closedPort(): Promise<number> {
+    const server = createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    await new Promise((r) => server.close(r));
+    return port;
+  }
+  afterAll(async () => {
+    for (const s of servers) await new Promise((r) => s.close(r));
+  });
+
+  it('sends a connection the target refuses to the fallback, its first bytes whole; retarget moves later ones', async () => {
+    const [proxy, worker, gone] = [await named('proxy'), await named('worker'), await closedPort()];
+    const front = await startContinueFront({ host: '127.0.0.1', port: 0, target: { host: '127.0.0.1', port: gone }, fallback: { host: '127.0.0.1', port: proxy } });
+    const dir = await mkdtemp(join(tmpdir(), 'continue-front-'));
+    try {
+      const body = randomBytes(300 * 1024);
+      const path = join(dir, 'body');
+      await writeFile(path, body);
+      const sha = createHash('sha256').update(body).digest('hex');
+      const put = async () => (await execFileAsync('curl', ['-sS', '-H', 'Expect:', '-T', path, `${front.url}/k`])).stdout;
+      expect(await put()).toBe(`proxy ${sha}`);
+      front.retarget({ host: '127.0.0.1', port: worker });
+      expect(await put()).toBe(`worker ${sha}`);
+    } finally {
+      await front.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('closes the client connection when the target refuses and there is no fallback', async () => {
+    const front = await startContinueFront({ host: '127.0.0.1', port: 0, target: { host: '127.0.0.1', port: await closedPort() } });
+    try {
+      await expect(execFileAsync('curl', ['-sS', `${front.url}/k`])).rejects.toThrow(/Empty reply|reset|closed/i);
+    } finally {
+      await front.close();
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -10,58 +11,98 @@ const ANSWER_BUFFER_BYTES = 256 * 1024;
 
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n');
 
+interface Address {
+  host: string;
+  port: number;
+}
+
 /**
  * A TCP front for the local edge that answers `Expect: 100-continue`. workerd (and so `wrangler dev`) never sends
  * `100 Continue`, so clients that ask for it wait their whole timeout before sending a body: 1 s per PUT for the AWS
  * CLI and curl, several for the JavaScript SDK. Cloudflare's network answers it in production; locally this front
  * does. Bytes pass through unchanged in both directions; the front only follows the framing of requests
  * (Content-Length and chunked bodies) to find each request head, and answers `100 Continue` for the ones that ask.
+ *
+ * Each connection goes to `target` (the worker's own socket) or, when that refuses it, to `fallback` (wrangler's
+ * proxy, which holds requests while the worker reloads); `retarget` moves new connections to the worker's new
+ * socket after a reload. A client's first bytes wait for the connection, so they can go to the fallback whole.
  */
-export async function startContinueFront(o: { host: string; port: number; target: { host: string; port: number } }): Promise<{ url: string; close(): Promise<void> }> {
+export async function startContinueFront(o: {
+  host: string;
+  port: number;
+  target: Address;
+  fallback?: Address;
+}): Promise<{ url: string; retarget(to: Address): void; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
+  let target = o.target;
   // Half-open both ways: a client may finish sending before the answer comes back.
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     // Answers (downloads, mostly) are read into one buffer per connection and written out before the next read:
     // piping them would allocate a buffer per read, and the garbage collection that causes costs more than the copy.
     const answer = Buffer.allocUnsafe(ANSWER_BUFFER_BYTES);
-    const upstream = connect({
-      port: o.target.port,
-      host: o.target.host,
-      allowHalfOpen: true,
-      onread: {
-        buffer: answer,
-        callback: (n) => {
-          client.write(answer.subarray(0, n), () => upstream.resume());
-          upstream.pause();
-          return false;
-        },
-      },
-    });
-    sockets.add(client).add(upstream);
     const framer = new RequestFramer(() => client.write(CONTINUE));
+    // The client's bytes until the upstream connected (then undefined).
+    let held: Buffer[] | undefined = [];
+    let clientEnded = false;
+    let upstream: Socket | undefined;
     const closeBoth = () => {
       client.destroy();
-      upstream.destroy();
+      upstream?.destroy();
       sockets.delete(client);
-      sockets.delete(upstream);
+      if (upstream) sockets.delete(upstream);
     };
+    const dial = (to: Address, next: Address | undefined) => {
+      const socket = connect({
+        port: to.port,
+        host: to.host,
+        allowHalfOpen: true,
+        onread: {
+          buffer: answer,
+          callback: (n) => {
+            client.write(answer.subarray(0, n), () => socket.resume());
+            socket.pause();
+            return false;
+          },
+        },
+      });
+      upstream = socket;
+      sockets.add(socket);
+      socket.setNoDelay(true);
+      socket.once('connect', () => {
+        for (const chunk of held!) socket.write(chunk);
+        held = undefined;
+        if (clientEnded) socket.end();
+        client.resume();
+      });
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        sockets.delete(socket);
+        if (held && next && err.code === 'ECONNREFUSED') dial(next, undefined);
+        else closeBoth();
+      });
+      socket.on('drain', () => client.resume());
+      socket.on('end', () => client.end());
+      // The upstream is done once it closed: its 'end' has ended the client's side after its last bytes.
+      socket.on('close', () => {
+        sockets.delete(socket);
+        if (held || client.writableEnded) return;
+        closeBoth();
+      });
+    };
+    sockets.add(client);
     client.on('data', (chunk: Buffer) => {
       framer.push(chunk);
-      if (!upstream.write(chunk)) client.pause();
+      if (held) {
+        held.push(chunk);
+        client.pause();
+      } else if (!upstream!.write(chunk)) client.pause();
     });
-    upstream.on('drain', () => client.resume());
-    upstream.on('end', () => client.end());
-    client.on('end', () => upstream.end());
+    client.on('end', () => {
+      clientEnded = true;
+      if (!held) upstream!.end();
+    });
     client.on('error', closeBoth).on('close', closeBoth);
-    upstream.on('error', closeBoth);
-    // The upstream is done once it closed: its 'end' has ended the client's side after its last bytes.
-    upstream.on('close', () => {
-      sockets.delete(upstream);
-      if (client.writableEnded) return;
-      closeBoth();
-    });
     client.setNoDelay(true);
-    upstream.setNoDelay(true);
+    dial(target, o.fallback);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -69,6 +110,7 @@ export async function startContinueFront(o: { host: string; port: number; target
   });
   return {
     url: `http://${o.host}:${(server.address() as AddressInfo).port}`,
+    retarget: (to) => (target = to),
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -204,14 +246,21 @@ export class RequestFramer {
 }
 
 /**
- * Run as its own process (`node continue-front.ts --port P --target-port T`): a process with a small heap, because
- * the buffers of every upload's socket reads drive garbage collections whose cost grows with the heap they mark.
- * Prints one JSON line when listening.
+ * Run as its own process (`node continue-front.ts --port P --target-port T [--fallback-port F]`): a process with a
+ * small heap, because the buffers of every upload's socket reads drive garbage collections whose cost grows with the
+ * heap they mark. Prints one JSON line when listening; reads `{"targetPort":N}` lines on stdin (the worker moved).
  */
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string' }, 'target-port': { type: 'string' } } });
-  const front = await startContinueFront({ host: values.host!, port: Number(values.port), target: { host: values.host!, port: Number(values['target-port']) } });
+  const { values } = parseArgs({ options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string' }, 'target-port': { type: 'string' }, 'fallback-port': { type: 'string' } } });
+  const host = values.host!;
+  const fallback = values['fallback-port'] ? { host, port: Number(values['fallback-port']) } : undefined;
+  const front = await startContinueFront({ host, port: Number(values.port), target: { host, port: Number(values['target-port']) }, fallback });
   process.stdout.write(`${JSON.stringify({ ready: true, url: front.url })}\n`);
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    const port = (JSON.parse(line) as { targetPort?: unknown }).targetPort;
+    if (!Number.isInteger(port)) throw new Error(`continue-front: not a target on stdin: ${line}`);
+    front.retarget({ host, port: port as number });
+  });
   const stop = () => void front.close().then(() => process.exit(0));
   process.once('SIGTERM', stop).once('SIGINT', stop);
 }

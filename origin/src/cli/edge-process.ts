@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeDurably } from '../uploads/durable-file.ts';
@@ -24,11 +23,13 @@ export interface EdgeProcessOptions {
 }
 
 export interface EdgeProcess {
-  /** The public address: the 100-continue front (continue-front.ts) in this process, in front of wrangler dev. */
+  /** The public address: the 100-continue front (continue-front.ts, its own process), in front of the worker. */
   url: string;
-  /** wrangler dev's own address, behind the front. */
+  /** wrangler's proxy (it holds requests while the worker reloads): the front's fallback. */
   wranglerUrl: string;
-  /** wrangler dev. */
+  /** The worker's own socket, where the front sends requests. */
+  workerUrl: string;
+  /** wrangler's dev server (edge-dev.ts). */
   pid: number;
   process: ChildProcess;
   /** The front's own process (it exits with wrangler, and wrangler with it). */
@@ -50,9 +51,11 @@ export async function persistentSecret(home: string, name: string): Promise<stri
 }
 
 /**
- * Runs the edge worker locally under `wrangler dev` (workerd), its Durable Object state under $DEOSS_HOME/edge,
- * behind a front on the public port that answers `Expect: 100-continue` (workerd never does; Cloudflare does).
- * Secrets reach the worker through an env file in $DEOSS_HOME (mode 0600), not the command line.
+ * Runs the edge worker locally under wrangler's dev server (edge-dev.ts: workerd, reload on change), its Durable
+ * Object state under $DEOSS_HOME/edge, behind a front on the public port that answers `Expect: 100-continue`
+ * (workerd never does; Cloudflare does) and leads to the worker's own socket, past wrangler's proxy (its fallback
+ * while the worker reloads). Secrets reach the worker through an env file in $DEOSS_HOME (mode 0600), not the
+ * command line.
  */
 export async function startEdgeProcess(o: EdgeProcessOptions): Promise<EdgeProcess> {
   // A port in use would let another process answer our readiness check (and get our dev key): refuse early.
@@ -70,71 +73,89 @@ export async function startEdgeProcess(o: EdgeProcessOptions): Promise<EdgeProce
   // Single-quoted dotenv values are taken literally (JSON keeps its double quotes).
   for (const [k, v] of Object.entries(vars)) if (/['\n]/.test(v)) throw new Error(`edge setting ${k} cannot hold quotes or newlines`);
   await writeDurably(envFile, Object.entries(vars).map(([k, v]) => `${k}='${v}'`).join('\n') + '\n');
-  // wrangler's package exports hide its bin script; find it next to its package.json.
-  const wrangler = join(dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'bin', 'wrangler.js');
+  // wrangler's dev server through its API (edge-dev.ts), so that the front can reach the worker past wrangler's proxy.
+  const script = fileURLToPath(new URL('./edge-dev.ts', import.meta.url));
   const child = spawn(
     process.execPath,
-    [
-      wrangler,
-      'dev',
-      '--config', join(ROOT, 'wrangler.toml'),
-      '--local',
-      '--ip', '127.0.0.1',
-      '--port', String(wranglerPort),
-      '--inspector-port', '0',
-      '--persist-to', join(o.home, 'edge'),
-      '--env-file', envFile,
-      '--show-interactive-dev-session=false',
-      '--log-level', 'warn',
-    ],
-    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    [script, '--config', join(ROOT, 'wrangler.toml'), '--port', String(wranglerPort), '--persist-to', join(o.home, 'edge'), '--env-file', envFile],
+    {
+      cwd: ROOT,
+      // Offline by default: no fetch of Cloudflare's sample `request.cf` (a warning and a 3 s wait without a network);
+      // the worker sees Miniflare's placeholder, as in the tests. CLOUDFLARE_CF_FETCH_ENABLED=true asks for it.
+      env: { CLOUDFLARE_CF_FETCH_ENABLED: 'false', ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
-  // wrangler runs at log level warn: what it prints are the worker's warnings and errors, worth showing.
+  // What wrangler prints at log level warn are the worker's warnings and errors, worth showing; the JSON lines are
+  // edge-dev.ts's own: where the worker listens, first when ready and then after each reload that moved it.
   let output = '';
-  const keep = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-4000);
-    if (o.echo) o.echo.write(chunk);
+  const keep = (text: Buffer | string) => {
+    output = (output + text.toString()).slice(-4000);
+    if (o.echo) o.echo.write(text);
   };
-  child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
+  let workerUrl = '';
+  let front: { url: string; process: ChildProcess } | undefined;
+  const moved = (url: string) => {
+    workerUrl = url;
+    front?.process.stdin!.write(`${JSON.stringify({ targetPort: Number(new URL(url).port) })}\n`);
+  };
   const wranglerUrl = `http://127.0.0.1:${wranglerPort}`;
-  const until = Date.now() + (o.readyTimeoutMs ?? 90_000);
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the edge (wrangler dev) exited with ${child.exitCode}:\n${output}`);
-    const ok = await fetch(`${wranglerUrl}/healthz`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (Date.now() > until) {
-      child.kill('SIGTERM');
-      throw new Error(`the edge did not answer on ${wranglerUrl} in time:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
+  const readyTimeoutMs = o.readyTimeoutMs ?? 90_000;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const ready = readyLine<{ workerUrl: string }>(child, 'the edge (wrangler dev)', (line) => (line.startsWith('{') ? moved((JSON.parse(line) as { workerUrl: string }).workerUrl) : keep(line)));
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the edge did not start in ${readyTimeoutMs} ms`)), readyTimeoutMs)));
+    workerUrl = (await Promise.race([ready, timeout])).workerUrl;
+    const health = await fetch(`${workerUrl}/healthz`).catch((err: Error) => err);
+    if (!(health instanceof Response) || !health.ok) throw new Error(`the edge's worker did not answer /healthz: ${health instanceof Response ? health.status : health.message}`);
+  } catch (err) {
+    child.kill('SIGTERM');
+    throw new Error(`${(err as Error).message}\n${output}`);
+  } finally {
+    clearTimeout(timer);
   }
   try {
-    const front = await startFrontProcess(o.port, wranglerPort);
-    child.once('exit', () => front.process.kill('SIGTERM'));
-    front.process.once('exit', () => child.kill('SIGTERM'));
-    return { url: front.url, wranglerUrl, pid: child.pid!, process: child, frontPid: front.process.pid!, front: front.process };
+    front = await startFrontProcess(o.port, Number(new URL(workerUrl).port), wranglerPort);
+    const { process: frontProcess } = front;
+    child.once('exit', () => frontProcess.kill('SIGTERM'));
+    frontProcess.once('exit', () => child.kill('SIGTERM'));
+    return { url: front.url, wranglerUrl, workerUrl, pid: child.pid!, process: child, frontPid: frontProcess.pid!, front: frontProcess };
   } catch (err) {
     child.kill('SIGTERM');
     throw err;
   }
 }
 
-/** Starts continue-front.ts as its own process on `port`, in front of `targetPort`; resolves once it listens. */
-function startFrontProcess(port: number, targetPort: number): Promise<{ url: string; process: ChildProcess }> {
+/**
+ * Starts continue-front.ts as its own process on `port`, in front of the worker's own port (`targetPort`) with
+ * wrangler's proxy as the fallback; resolves once it listens.
+ */
+function startFrontProcess(port: number, targetPort: number, fallbackPort: number): Promise<{ url: string; process: ChildProcess }> {
   const script = fileURLToPath(new URL('./continue-front.ts', import.meta.url));
-  const child = spawn(process.execPath, [script, '--port', String(port), '--target-port', String(targetPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [script, '--port', String(port), '--target-port', String(targetPort), '--fallback-port', String(fallbackPort)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   return readyLine<{ url: string }>(child, `the edge's 100-continue front (port ${port})`).then(({ url }) => ({ url, process: child }));
 }
 
-/** The first JSON line a helper process prints on its stdout once it is ready; rejects if it exits before. */
-export function readyLine<T>(child: ChildProcess, what: string): Promise<T> {
+/**
+ * The first JSON line a helper process prints on its stdout once it is ready; rejects if it exits before. Every
+ * other line goes to `other` when given (or is dropped).
+ */
+export function readyLine<T>(child: ChildProcess, what: string, other?: (line: string) => void): Promise<T> {
   return new Promise((resolve, reject) => {
-    let out = '';
+    let ready = false;
+    let partial = '';
     child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve(JSON.parse(line) as T);
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        if (!ready && line.startsWith('{')) {
+          ready = true;
+          resolve(JSON.parse(line) as T);
+        } else other?.(`${line}\n`);
+      }
     });
     child.once('exit', (code) => reject(new Error(`${what} exited with ${code} before it was ready`)));
     child.once('error', reject);
