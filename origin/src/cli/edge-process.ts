@@ -27,7 +27,7 @@ export interface EdgeProcess {
   url: string;
   /** wrangler's proxy (it holds requests while the worker reloads): the front's fallback. */
   wranglerUrl: string;
-  /** The worker's own socket, where the front sends requests. */
+  /** The worker's own socket when the edge started, where the front sends requests (a reload moves it). */
   workerUrl: string;
   /** wrangler's dev server (edge-dev.ts). */
   pid: number;
@@ -136,6 +136,8 @@ function startFrontProcess(port: number, targetPort: number, fallbackPort: numbe
   const child = spawn(process.execPath, [script, '--port', String(port), '--target-port', String(targetPort), '--fallback-port', String(fallbackPort)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
+  // A front that has exited cannot take a new target; its exit stops the edge anyway.
+  child.stdin!.on('error', () => {});
   return readyLine<{ url: string }>(child, `the edge's 100-continue front (port ${port})`).then(({ url }) => ({ url, process: child }));
 }
 
