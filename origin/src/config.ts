@@ -58,6 +58,12 @@ export interface OriginConfig {
    * time. Env DEOSS_TERRITORY_CACHE_MS. @default 2000
    */
   territoryCacheMs: number;
+  /**
+   * How long the HTTP server keeps an idle connection open. Longer than the idle time of the clients' connection
+   * pools (the edge's workerd, proxies, SDKs): a server that closes first races a client reusing the connection, and
+   * the request sent into it fails. Env DEOSS_KEEP_ALIVE_MS. @default 65000
+   */
+  keepAliveMs: number;
   /** Unsealed write-behind bytes beyond which uploads wait. Env DEOSS_WRITE_BEHIND_MAX_BYTES. @default 2 GiB */
   writeBehindMaxBytes: number;
   /** Storage nodes to prefer when placing columns (accounts). */
@@ -156,6 +162,7 @@ export function originConfig(overrides: Partial<OriginConfig> = {}, env: NodeJS.
     packMaxAgeMs: int(env.DEOSS_PACK_MAX_AGE_MS, 1000),
     writeBehindMaxBytes: int(env.DEOSS_WRITE_BEHIND_MAX_BYTES, 2 * GiB),
     territoryCacheMs: int(env.DEOSS_TERRITORY_CACHE_MS, 2000),
+    keepAliveMs: int(env.DEOSS_KEEP_ALIVE_MS, 65_000),
     preferredMiners: list(env.DEOSS_PREFERRED_MINERS),
     reportTimeoutMs: int(env.DEOSS_REPORT_TIMEOUT_MS, 600_000),
     cacheEnabled: flag('DEOSS_CACHE', true),

@@ -23,6 +23,8 @@ import { PackStore } from './uploads/pack-store.ts';
 import { PartStore } from './uploads/part-store.ts';
 import { deleteOwnedFile } from './api/stored.ts';
 import { UploadService } from './uploads/upload-service.ts';
+import { SealedPacks } from './chain/sealed-packs.ts';
+import type { Server as HttpServer } from 'node:http';
 
 export interface OriginComponents {
   /** Chain client signing as the gateway. */
@@ -95,6 +97,7 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
     config,
     chain,
     territories: new TerritoryCache(chain, { ttlMs: config.territoryCacheMs }),
+    sealedPacks: new SealedPacks(chain),
     gateway: chain.account,
     uploads,
     parts,
@@ -124,6 +127,10 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
     s.once('error', reject);
   });
+  // Node's default (5 s) is shorter than client pools keep idle connections (config.keepAliveMs).
+  const http = server as HttpServer;
+  http.keepAliveTimeout = config.keepAliveMs;
+  http.headersTimeout = Math.max(http.headersTimeout, config.keepAliveMs + 1000);
   const { port } = server.address() as AddressInfo;
   const url = config.publicUrl ?? `http://${config.host}:${port}`;
   const registered = await chain.gateway(chain.account);

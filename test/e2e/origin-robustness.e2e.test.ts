@@ -297,6 +297,20 @@ describe('origin refuses bad input clearly and loses nothing', () => {
     const copy = await internal('PUT', '/internal/part', { 'X-Deoss-Copy-Fid': refs[1], 'X-Deoss-Copy-Range': 'bytes=5-9' });
     expect(await copy.json()).toMatchObject({ size: 5, md5: createHash('md5').update(objects[1].subarray(5, 10)).digest('hex') });
 
+    // An origin that never held the pack reads its members when told their owner: it finds the sealed pack on the
+    // chain (what lets the edge fail over to it while the writer is down). Without the owner, or with another, 404.
+    const other = await cluster.addOrigin();
+    const readAt = async (ref: string, headers: Record<string, string> = {}) => {
+      const path = `/internal/object/${ref}`;
+      const res = await fetch(`${other.url}${path}`, { headers: { ...signInternal(EDGE_SECRET, 'GET', path), ...headers } });
+      return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()) };
+    };
+    expect((await readAt(refs[0])).status).toBe(404);
+    expect((await readAt(refs[0], { 'X-Deoss-Owner': bob.address })).status).toBe(404);
+    for (const [i, ref] of refs.entries()) expect((await readAt(ref, { 'X-Deoss-Owner': alice.address })).bytes.equals(objects[i])).toBe(true);
+    expect(await readAt(refs[2], { 'X-Deoss-Owner': alice.address, Range: 'bytes=10-1048585' })).toMatchObject({ status: 206, bytes: objects[2].subarray(10, 1048586) });
+    expect((await readAt(`pack-${packId}-30-999999999`, { 'X-Deoss-Owner': alice.address })).status).toBe(404); // past the pack's end
+
     expect((await read(`pack-${'ab'.repeat(16)}-30-5`)).status).toBe(404);
     expect((await read('pack-xyz')).status).toBe(400);
     const release = (ref: string, account = alice.address) => internal('DELETE', `/internal/object/${ref}`, { 'X-Deoss-Owner': account });

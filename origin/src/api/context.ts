@@ -9,6 +9,7 @@ import type { PartStore } from '../uploads/part-store.ts';
 import type { UploadService } from '../uploads/upload-service.ts';
 import type { ReplayCache } from '../auth/signed-message.ts';
 import type { RateLimiter } from './rate-limit.ts';
+import type { SealedPacks } from '../chain/sealed-packs.ts';
 
 /** Counters exported at /metrics. */
 export interface OriginMetrics {
@@ -46,6 +47,8 @@ export interface OriginServices {
   parts: PartStore;
   /** Write-behind packs of the edge's unencrypted objects (internal routes); absent when write-behind is off. */
   packs?: PackStore;
+  /** Packs other origins wrote and sealed, found on the chain (reads of their members while the writer is down). */
+  sealedPacks: SealedPacks;
   retriever: Retriever;
   cache: SegmentCache;
   /** Other origins as a segment source (the no-op adapter when peering is off). */

@@ -27,7 +27,8 @@ import { deleteOwnedFile, isStoredRef, openStored } from './stored.ts';
  *   bytes are written and checked (readable from then on), then `{"durable":true}` once committed, or
  *   `{"durable":false,code,msg}` when the commit failed and the bytes are gone. The edge records the object in its
  *   index between the two, so that write and the origin's fsyncs overlap; it answers the client after both.
- * - `GET|HEAD /internal/object/:ref` with optional Range (and X-Deoss-Sse-Key to decrypt) → the bytes
+ * - `GET|HEAD /internal/object/:ref` with optional Range (and X-Deoss-Sse-Key to decrypt) → the bytes; with
+ *   X-Deoss-Owner also a pack reference another origin wrote, once its pack is sealed and stored (chain/sealed-packs.ts)
  * - `DELETE /internal/object/:ref` with X-Deoss-Owner releases a FID or packed object
  */
 /** Asks `PUT /internal/object` for the two-line answer (see above). */
@@ -136,7 +137,8 @@ export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
   app.on(['GET', 'HEAD'], '/internal/object/:ref', signed, async (c) => {
     const ref = c.req.param('ref') ?? '';
     if (!isStoredRef(ref)) throw new ApiError(400, 'invalid fid or pack reference');
-    const file = await openStored(s, ref);
+    // The owner lets a pack reference written by another origin be found on the chain.
+    const file = await openStored(s, ref, c.req.header('X-Deoss-Owner'));
     if (!file) throw new ApiError(404, 'not found');
     const range = parseRange(c.req.header('Range'), file.size);
     const start = range?.start ?? 0;

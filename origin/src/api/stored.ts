@@ -23,15 +23,19 @@ export function isStoredRef(ref: string): boolean {
   return FID.test(ref) || PACK_REF.test(ref);
 }
 
-/** The bytes behind a FID or pack reference; undefined when there is no such file or member. */
-export async function openStored(s: OriginServices, ref: string): Promise<StoredBytes | undefined> {
+/**
+ * The bytes behind a FID or pack reference; undefined when there is no such file or member. A pack reference this
+ * origin does not hold is looked up on the chain when its `owner` is given: a sealed and stored pack's member reads
+ * like a range of its file.
+ */
+export async function openStored(s: OriginServices, ref: string, owner?: string): Promise<StoredBytes | undefined> {
   if (FID.test(ref)) {
     const file = await describeFile(s, ref);
     if (!file) return undefined;
     return { size: file.size, read: (range, o) => readFile(s.retriever, { fid: ref, size: file.size, cipher: o.cipher, range, signal: o.signal }) };
   }
   const placed = s.packs?.resolve(ref);
-  if (!placed) return undefined;
+  if (!placed) return owner ? openForeignMember(s, ref, owner) : undefined;
   return {
     size: placed.size,
     async *read(range, o) {
@@ -50,6 +54,21 @@ export async function openStored(s: OriginServices, ref: string): Promise<Stored
       }
       if (at?.kind !== 'file') throw new ApiError(404, `packed object ${ref} is gone`);
       yield* readFile(s.retriever, { fid: at.fid, size: at.fileSize, range: { start: at.offset + range.start, end: at.offset + range.end }, signal: o.signal });
+    },
+  };
+}
+
+/** A member of a pack another origin wrote: found on the chain once the pack is sealed and stored. */
+async function openForeignMember(s: OriginServices, ref: string, owner: string): Promise<StoredBytes | undefined> {
+  const [, packId, offset, size] = PACK_REF.exec(ref)!;
+  const pack = await s.sealedPacks.find(owner, packId);
+  const start = Number(offset);
+  if (!pack || start + Number(size) > pack.size) return undefined;
+  return {
+    size: Number(size),
+    async *read(range, o) {
+      if (o.cipher) throw new ApiError(400, 'this object is not encrypted');
+      yield* readFile(s.retriever, { fid: pack.fid, size: pack.size, range: { start: start + range.start, end: start + range.end }, signal: o.signal });
     },
   };
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileSource } from '../pipeline/source.ts';
 import { BatchedWriter, BodyTooLargeError, syncDirectory, writeDurably, writeSynced } from './durable-file.ts';
 import type { UploadService } from './upload-service.ts';
+import { packFileName } from '../chain/sealed-packs.ts';
 
 /**
  * Write-behind for the edge's unencrypted objects. An object is acknowledged once its raw bytes are durable on the
@@ -314,7 +315,7 @@ export class PackStore {
     const file = await open(data, 'r');
     let record;
     try {
-      record = await this.#o.uploads.stage(fileSource(file), { owner: pack.owner, territory: pack.territory, fileName: `s3-pack-${pack.id}` }, this.#stop.signal);
+      record = await this.#o.uploads.stage(fileSource(file), { owner: pack.owner, territory: pack.territory, fileName: packFileName(pack.id) }, this.#stop.signal);
     } finally {
       await file.close();
     }

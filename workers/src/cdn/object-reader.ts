@@ -28,6 +28,8 @@ export interface CdnOptions {
   /** Background work (the segment fills). */
   waitUntil: (p: Promise<unknown>) => void;
   placement?: Placement;
+  /** The account that owns the objects read (lets any origin find a packed object's sealed pack on the chain). */
+  owner?: string;
   /** Most segments one request may fill into the cache. @default 8 (256 MiB) */
   fillMaxSegments?: number;
   /** Counts where bytes came from, for tests and metrics. */
@@ -133,7 +135,7 @@ export function readObject(files: StoredFile[], range: { start: number; end: num
           let runEnd = index;
           while (runEnd < last && !(await isCached(piece.fid, runEnd + 1, o))) runEnd++;
           const to = Math.min(piece.end, (runEnd + 1) * CDN_SEGMENT_SIZE - 1);
-          const res = await o.origin.getObject(piece.fid, { range: { start: from, end: to }, placement: o.placement });
+          const res = await o.origin.getObject(piece.fid, { range: { start: from, end: to }, owner: o.owner, placement: o.placement });
           o.onRead?.('origin', to - from + 1);
           await res.body!.pipeTo(writable, { preventClose: true });
           for (let i = index; i <= runEnd; i++) toFill.push({ fid: piece.fid, size: piece.size, index: i });
@@ -167,7 +169,7 @@ async function fillSegments(segments: { fid: string; size: number; index: number
       const start = s.index * CDN_SEGMENT_SIZE;
       const end = Math.min(s.size, start + CDN_SEGMENT_SIZE) - 1;
       if (end - start + 1 > CACHE_OBJECT_LIMIT) continue;
-      const res = await o.origin.getObject(s.fid, { range: { start, end }, placement: o.placement });
+      const res = await o.origin.getObject(s.fid, { range: { start, end }, owner: o.owner, placement: o.placement });
       const headers = { 'Content-Length': String(end - start + 1), 'Cache-Control': 'public, max-age=31536000, immutable', 'Content-Type': 'application/octet-stream' };
       if (o.memory?.holds(end - start + 1)) {
         const bytes = new Uint8Array(await res.arrayBuffer());

@@ -17,6 +17,8 @@ export interface ServeOptions {
   status?: number;
   /** Ignore Range and conditional headers (error documents). */
   plain?: boolean;
+  /** The bucket's owner account (see CdnOptions.owner). */
+  owner?: string;
 }
 
 /**
@@ -52,7 +54,7 @@ export async function serveObject(e: EdgeContext, object: ObjectRecord, o: Serve
     const body = readEncrypted(e, object, { start, end }, o.sseKey);
     return new Response(body, { status, headers });
   }
-  const { body, cache } = await openObject(object.parts, { start, end }, e.cdn);
+  const { body, cache } = await openObject(object.parts, { start, end }, { ...e.cdn, owner: o.owner });
   headers.set(CACHE_STATUS_HEADER, cache);
   return new Response(body, { status, headers });
 }

@@ -51,7 +51,7 @@ export async function serveWebsite(e: EdgeContext, bucket: string, request: Requ
   if (redirect) return redirect;
   const target = key === '' || key.endsWith('/') ? `${key}${config.indexDocument.suffix}` : key;
   const found = await index.getObject(target);
-  if (found) return serve(e, found, request, 200);
+  if (found) return serve(e, found, request, 200, info.owner);
   // `docs` → `docs/` when `docs/index.html` exists, so relative links in the index resolve.
   if (!key.endsWith('/') && key !== '' && (await index.getObject(`${key}/${config.indexDocument.suffix}`))) {
     return new Response(null, { status: 302, headers: { Location: `${url.pathname}/${url.search}` } });
@@ -59,11 +59,11 @@ export async function serveWebsite(e: EdgeContext, bucket: string, request: Requ
   const onError = routingRedirect(config.routingRules, key, '404', url);
   if (onError) return onError;
   const errorDocument = config.errorDocument ? await index.getObject(config.errorDocument.key) : undefined;
-  if (errorDocument) return serve(e, errorDocument, request, 404, true);
+  if (errorDocument) return serve(e, errorDocument, request, 404, info.owner, true);
   return page(404, 'Not Found', `The key ${key || '/'} does not exist.`);
 }
 
-async function serve(e: EdgeContext, object: ObjectRecord, request: Request, status: number, plain = false): Promise<Response> {
+async function serve(e: EdgeContext, object: ObjectRecord, request: Request, status: number, owner: string, plain = false): Promise<Response> {
   if (object.sseCustomerAlgorithm) return page(403, 'Forbidden', 'Encrypted objects are not served as website content.');
   const fallbackType = object.contentType && object.contentType !== 'binary/octet-stream' && object.contentType !== 'application/octet-stream' ? undefined : contentTypeFor(object.key);
   try {
@@ -73,6 +73,7 @@ async function serve(e: EdgeContext, object: ObjectRecord, request: Request, sta
       defaultCacheControl: e.config.publicCacheControl,
       status,
       plain,
+      owner,
       overrides: fallbackType && fallbackType !== 'application/octet-stream' ? { 'Content-Type': fallbackType } : undefined,
     });
     return res;

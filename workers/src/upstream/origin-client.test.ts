@@ -63,6 +63,16 @@ describe('OriginClient', () => {
     expect(sent).toHaveLength(1);
   });
 
+  it("names the owner when it reads a pack reference, so an origin that did not write it can find it on the chain", async () => {
+    const { sent, fetchImpl } = recorder(() => new Response('bytes'));
+    const client = new OriginClient({ origins: [{ url: 'http://a', region: 'x' }], secret: 'k', fetch: fetchImpl });
+    const owner = (i: number) => new Headers(sent[i].init.headers).get('X-Deoss-Owner');
+    await client.getObject(`pack-${'c'.repeat(32)}-30-5`, { owner: 'cXowner' });
+    await client.getObject('d'.repeat(64), { owner: 'cXowner' }); // a FID needs no owner to be found
+    await client.getObject(`pack-${'c'.repeat(32)}-30-5`);
+    expect([owner(0), owner(1), owner(2)]).toEqual(['cXowner', null, null]);
+  });
+
   it('prefers the nearest origin and fails over on unreachable or 5xx origins for bodyless requests', async () => {
     const { sent, fetchImpl } = recorder((url) => {
       if (url.startsWith('http://eu')) throw new TypeError('connection refused');

@@ -155,11 +155,15 @@ export class OriginClient {
     return { ...(first.value as StoredObject), durable };
   }
 
-  /** The object's bytes (or an inclusive range), as the origin streams them. */
-  async getObject(fid: string, p: { range?: { start: number; end: number }; sseKey?: string; placement?: Placement; signal?: AbortSignal } = {}): Promise<Response> {
+  /**
+   * The object's bytes (or an inclusive range), as the origin streams them. With the `owner`, an origin that did not
+   * write a packed object finds its sealed pack on the chain (so it reads while the writer is down).
+   */
+  async getObject(fid: string, p: { range?: { start: number; end: number }; sseKey?: string; owner?: string; placement?: Placement; signal?: AbortSignal } = {}): Promise<Response> {
     const headers: Record<string, string> = {};
     if (p.range) headers.Range = `bytes=${p.range.start}-${p.range.end}`;
     if (p.sseKey) headers['X-Deoss-Sse-Key'] = p.sseKey;
+    if (p.owner && isPackRef(fid)) headers['X-Deoss-Owner'] = p.owner;
     const res = await this.request('GET', `/internal/object/${fid}`, { headers, placement: p.placement, signal: p.signal, notFoundTriesNext: isPackRef(fid) });
     if (!res.ok) throw await originError(res, '');
     return res;

@@ -141,7 +141,14 @@ export async function getObject(call: S3Call, p: { bucket: string; key: string; 
     // Objects are stored whole; part 1 of a single-part object is the object.
     if (p.partNumber !== 1 || (object.partsCount ?? 1) > 1) throw s3Error('InvalidPart', 'Reading single parts of multipart objects is not supported.');
   }
-  const res = await serveObject(call.e, object, { method: p.method, headers, overrides, sseKey: sse?.key, defaultCacheControl: bucket.acl === 'public-read' ? call.e.config.publicCacheControl : undefined });
+  const res = await serveObject(call.e, object, {
+    method: p.method,
+    headers,
+    overrides,
+    sseKey: sse?.key,
+    defaultCacheControl: bucket.acl === 'public-read' ? call.e.config.publicCacheControl : undefined,
+    owner: bucket.owner,
+  });
   // The stored checksum covers the whole object: only a full (200) answer carries it.
   if (object.checksum && res.status === 200 && call.req.headers.get('x-amz-checksum-mode')?.toUpperCase() === 'ENABLED') {
     res.headers.set(`x-amz-checksum-${object.checksum.algorithm.toLowerCase()}`, object.checksum.value);

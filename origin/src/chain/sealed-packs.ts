@@ -1,0 +1,63 @@
+import type { Chain } from './port.ts';
+
+/** A sealed pack's CESS file, as the chain records it. */
+export interface SealedPack {
+  fid: string;
+  size: number;
+}
+
+/** Owners whose pack files are remembered at most, least recently asked for dropped first. */
+export const SEALED_PACK_OWNERS_MAX = 1_000;
+
+/** The file name a sealed pack gets in its owner's file list (uploads/pack-store.ts). */
+export function packFileName(packId: string): string {
+  return `s3-pack-${packId}`;
+}
+
+/**
+ * Finds the CESS file of a pack another origin wrote and sealed, from the chain alone: the pack's file is named
+ * `s3-pack-<id>` in its owner's file list. This is what lets any origin serve a packed object while the origin that
+ * wrote it is down (the reference carries the member's offset and size; the file's bytes come from peers or the
+ * storage nodes like any file's).
+ *
+ * The chain has no index by name: the owner's file list is read and each file not seen before is looked up once
+ * (names never change), so a lookup costs one query plus one per file new since the last. What was learnt is kept
+ * per owner; lookups for one owner under way are shared. A pack not found (not sealed, not yet stored, or deleted)
+ * is not remembered as missing.
+ */
+export class SealedPacks {
+  readonly #chain: Pick<Chain, 'userFiles' | 'file'>;
+  /** Per owner: the files already looked up, the packs among them, and a scan under way. */
+  readonly #owners = new Map<string, { seen: Set<string>; packs: Map<string, SealedPack>; scan?: Promise<void> }>();
+
+  constructor(chain: Pick<Chain, 'userFiles' | 'file'>) {
+    this.#chain = chain;
+  }
+
+  async find(owner: string, packId: string): Promise<SealedPack | undefined> {
+    let known = this.#owners.get(owner);
+    if (known) this.#owners.delete(owner); // re-inserted below: most recently asked for last
+    known ??= { seen: new Set(), packs: new Map() };
+    this.#owners.set(owner, known);
+    if (this.#owners.size > SEALED_PACK_OWNERS_MAX) this.#owners.delete(this.#owners.keys().next().value!);
+    const hit = known.packs.get(packId);
+    if (hit) return hit;
+    const entry = known;
+    entry.scan ??= this.#scan(owner, entry).finally(() => (entry.scan = undefined));
+    await entry.scan;
+    return entry.packs.get(packId);
+  }
+
+  async #scan(owner: string, known: { seen: Set<string>; packs: Map<string, SealedPack> }): Promise<void> {
+    for (const { fid } of await this.#chain.userFiles(owner)) {
+      if (known.seen.has(fid)) continue;
+      const record = await this.#chain.file(fid);
+      if (!record) continue; // not stored yet: look again next time
+      known.seen.add(fid);
+      for (const brief of record.owners) {
+        const id = brief.user === owner ? /^s3-pack-([0-9a-f]{32})$/.exec(brief.fileName)?.[1] : undefined;
+        if (id) known.packs.set(id, { fid, size: Number(record.fileSize) });
+      }
+    }
+  }
+}
