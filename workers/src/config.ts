@@ -29,6 +29,8 @@ export interface EdgeVars {
   CDN_MEMORY_BYTES?: string;
   /** Largest segment (so, for most objects: largest object) kept in memory. @default 2 MiB */
   CDN_MEMORY_SEGMENT_MAX_BYTES?: string;
+  /** How long a read (GET/HEAD) waits for an origin's answer (its status and headers) before trying the next, ms. @default 30000 */
+  ORIGIN_READ_TIMEOUT_MS?: string;
 }
 
 export interface EdgeConfig {
@@ -44,6 +46,7 @@ export interface EdgeConfig {
   publicCacheControl: string;
   memoryBytes: number;
   memorySegmentMaxBytes: number;
+  originReadTimeoutMs: number;
 }
 
 const MiB = 1024 ** 2;
@@ -65,6 +68,7 @@ export function edgeConfig(env: EdgeVars): EdgeConfig {
     publicCacheControl: env.PUBLIC_CACHE_CONTROL || 'public, max-age=60',
     memoryBytes: int(env.CDN_MEMORY_BYTES, 32 * MiB),
     memorySegmentMaxBytes: int(env.CDN_MEMORY_SEGMENT_MAX_BYTES, 2 * MiB),
+    originReadTimeoutMs: int(env.ORIGIN_READ_TIMEOUT_MS, 30_000),
   };
 }
 

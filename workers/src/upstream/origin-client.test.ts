@@ -73,6 +73,46 @@ describe('OriginClient', () => {
     expect([owner(0), owner(1), owner(2)]).toEqual(['cXowner', null, null]);
   });
 
+  it('gives up on an origin that does not answer a read in time and asks the next; writes are not timed', async () => {
+    const hanging = (init: RequestInit) =>
+      new Promise<Response>((_, reject) => init.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
+    const sent: string[] = [];
+    const fetchImpl = (async (url: string, init: RequestInit) => {
+      sent.push(`${init.method} ${url.split('/internal')[0]}`);
+      if (init.signal?.aborted) throw init.signal.reason; // as fetch does
+      return url.startsWith('http://hangs') ? hanging(init) : new Response('bytes');
+    }) as unknown as typeof fetch;
+    const client = new OriginClient({
+      origins: [
+        { url: 'http://hangs', region: 'x' },
+        { url: 'http://answers', region: 'y' },
+      ],
+      secret: 'k',
+      fetch: fetchImpl,
+      readTimeoutMs: 50,
+    });
+    const started = Date.now();
+    expect(await (await client.getObject('e'.repeat(64), { placement: { region: 'x' } })).text()).toBe('bytes');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    expect(sent).toEqual(['GET http://hangs', 'GET http://answers']);
+    // The hanging origin is skipped for a while now; a caller's own abort still ends a read at once.
+    expect(client.ordered({ region: 'x' }).map((o) => o.url)).toEqual(['http://answers', 'http://hangs']);
+    const aborted = new AbortController();
+    aborted.abort(new Error('caller gave up'));
+    await expect(client.getObject('e'.repeat(64), { signal: aborted.signal })).rejects.toThrow();
+    // A release (no timeout) waits for its answer however long it takes.
+    const slow = new OriginClient({
+      origins: [{ url: 'http://slow', region: 'x' }],
+      secret: 'k',
+      readTimeoutMs: 20,
+      fetch: (async () => {
+        await new Promise((r) => setTimeout(r, 80));
+        return Response.json({ deleted: 'now' });
+      }) as unknown as typeof fetch,
+    });
+    await expect(slow.releaseFile('f'.repeat(64), 'owner')).resolves.toBeUndefined();
+  });
+
   it('prefers the nearest origin and fails over on unreachable or 5xx origins for bodyless requests', async () => {
     const { sent, fetchImpl } = recorder((url) => {
       if (url.startsWith('http://eu')) throw new TypeError('connection refused');

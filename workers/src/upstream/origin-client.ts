@@ -54,6 +54,12 @@ export interface OriginClientOptions {
   secret: string;
   /** How long an origin that failed is skipped, ms. @default 30000 */
   downForMs?: number;
+  /**
+   * How long a GET or HEAD waits for an origin's answer (status and headers) before it counts as failed and the next
+   * origin is asked, ms: an origin that accepts connections and never answers must not hold reads. Only reads: a
+   * write or a release may rightly take longer (a chain transaction, a large compose). @default 30000
+   */
+  readTimeoutMs?: number;
   fetch?: typeof fetch;
 }
 
@@ -67,7 +73,7 @@ export class OriginClient {
   constructor(options: OriginClientOptions) {
     if (!options.origins.length) throw new Error('no origins configured (EDGE_ORIGINS)');
     if (!options.secret) throw new Error('no edge secret configured (EDGE_SECRET)');
-    this.#o = { downForMs: 30_000, fetch: (...a) => fetch(...a), ...options };
+    this.#o = { downForMs: 30_000, readTimeoutMs: 30_000, fetch: (...a) => fetch(...a), ...options };
   }
 
   /** Origins in the order to try them: nearest and healthy first. */
@@ -106,8 +112,13 @@ export class OriginClient {
     for (const base of replayable ? targets : targets.slice(0, 1)) {
       const headers = new Headers(init.headers);
       for (const [k, v] of Object.entries(await this.#sign(method, path, sha))) headers.set(k, v);
+      // A read gives up on an origin that has not answered in time; the answer's body is not timed.
+      const timeout = method === 'GET' || method === 'HEAD' ? new AbortController() : undefined;
+      const timer = timeout && setTimeout(() => timeout.abort(new Error(`no answer within ${this.#o.readTimeoutMs} ms`)), this.#o.readTimeoutMs);
+      const signal = timeout ? (init.signal ? AbortSignal.any([init.signal, timeout.signal]) : timeout.signal) : init.signal;
       try {
-        const res = await this.#o.fetch(`${base}${path}`, { method, headers, body: init.body ?? undefined, signal: init.signal, ...(init.body ? { duplex: 'half' } : {}) } as RequestInit);
+        const res = await this.#o.fetch(`${base}${path}`, { method, headers, body: init.body ?? undefined, signal, ...(init.body ? { duplex: 'half' } : {}) } as RequestInit);
+        clearTimeout(timer);
         if (res.status >= 500 && res.status !== 501 && replayable) {
           downUntil.set(base, Date.now() + this.#o.downForMs);
           lastError = await originError(res, base);
@@ -119,9 +130,11 @@ export class OriginClient {
         }
         return res;
       } catch (err) {
+        clearTimeout(timer);
         if (init.signal?.aborted) throw err;
         downUntil.set(base, Date.now() + this.#o.downForMs);
-        lastError = new OriginError(503, `origin ${base} unreachable: ${(err as Error).message}`, base);
+        const reason = timeout?.signal.aborted ? (timeout.signal.reason as Error).message : (err as Error).message;
+        lastError = new OriginError(503, `origin ${base} unreachable: ${reason}`, base);
       }
     }
     throw lastError ?? new OriginError(503, 'no origin available', '');
