@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { CessSettings } from './chain/open-chain.ts';
+import { DEFAULT_KEEP_ALIVE_MS } from './http/keep-alive.ts';
 
 /** Every setting of an origin, with its default. Limits are named here and nowhere else. */
 export interface OriginConfig {
@@ -162,7 +163,7 @@ export function originConfig(overrides: Partial<OriginConfig> = {}, env: NodeJS.
     packMaxAgeMs: int(env.DEOSS_PACK_MAX_AGE_MS, 1000),
     writeBehindMaxBytes: int(env.DEOSS_WRITE_BEHIND_MAX_BYTES, 2 * GiB),
     territoryCacheMs: int(env.DEOSS_TERRITORY_CACHE_MS, 2000),
-    keepAliveMs: int(env.DEOSS_KEEP_ALIVE_MS, 65_000),
+    keepAliveMs: int(env.DEOSS_KEEP_ALIVE_MS, DEFAULT_KEEP_ALIVE_MS),
     preferredMiners: list(env.DEOSS_PREFERRED_MINERS),
     reportTimeoutMs: int(env.DEOSS_REPORT_TIMEOUT_MS, 600_000),
     cacheEnabled: flag('DEOSS_CACHE', true),

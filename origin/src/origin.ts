@@ -24,7 +24,7 @@ import { PartStore } from './uploads/part-store.ts';
 import { deleteOwnedFile } from './api/stored.ts';
 import { UploadService } from './uploads/upload-service.ts';
 import { SealedPacks } from './chain/sealed-packs.ts';
-import type { Server as HttpServer } from 'node:http';
+import { keepIdleConnections } from './http/keep-alive.ts';
 
 export interface OriginComponents {
   /** Chain client signing as the gateway. */
@@ -127,10 +127,7 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
     s.once('error', reject);
   });
-  // Node's default (5 s) is shorter than client pools keep idle connections (config.keepAliveMs).
-  const http = server as HttpServer;
-  http.keepAliveTimeout = config.keepAliveMs;
-  http.headersTimeout = Math.max(http.headersTimeout, config.keepAliveMs + 1000);
+  keepIdleConnections(server, config.keepAliveMs);
   const { port } = server.address() as AddressInfo;
   const url = config.publicUrl ?? `http://${config.host}:${port}`;
   const registered = await chain.gateway(chain.account);

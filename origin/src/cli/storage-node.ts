@@ -49,6 +49,7 @@ export async function storageNodeCommand(argv: string[]): Promise<number> {
     host: values.host ?? '127.0.0.1',
     capacity: values.capacity ? parseBytes(values.capacity) : undefined,
     report: !values['no-report'],
+    keepAliveMs: process.env.DEOSS_KEEP_ALIVE_MS ? Number.parseInt(process.env.DEOSS_KEEP_ALIVE_MS, 10) : undefined,
     log: (m) => process.stderr.write(`storage-node ${chain.account.slice(0, 8)}: ${m}\n`),
   });
   process.stdout.write(`${JSON.stringify({ role: 'storage-node', url: node.url, account: node.account, pid: process.pid })}\n`);

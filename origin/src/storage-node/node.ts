@@ -2,6 +2,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { Chain } from '../chain/port.ts';
 import { ReplayCache } from '../auth/signed-message.ts';
+import { DEFAULT_KEEP_ALIVE_MS, keepIdleConnections } from '../http/keep-alive.ts';
 import { storageNodeApp } from './app.ts';
 import { ColumnReporter } from './column-reporter.ts';
 import { FragmentDisk } from './fragment-disk.ts';
@@ -24,6 +25,8 @@ export interface StorageNodeOptions {
    * operator's own tooling. @default true
    */
   report?: boolean;
+  /** How long an idle HTTP connection stays open (see http/keep-alive.ts). @default 65000 */
+  keepAliveMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -49,6 +52,7 @@ export async function startStorageNode(options: StorageNodeOptions): Promise<Run
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: host, port: options.port ?? 0 }, () => resolve(s));
   });
+  keepIdleConnections(server, options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS);
   const { port } = server.address() as AddressInfo;
   const url = options.publicUrl ?? `http://${host}:${port}`;
   await options.chain.registerMiner({ endpoint: url, idleSpace: BigInt(disk.capacity - disk.used) });
