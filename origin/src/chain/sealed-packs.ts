@@ -14,6 +14,11 @@ export function packFileName(packId: string): string {
   return `s3-pack-${packId}`;
 }
 
+/** The pack id in a file name packFileName made, else undefined. */
+function packIdOf(fileName: string): string | undefined {
+  return /^s3-pack-([0-9a-f]{32})$/.exec(fileName)?.[1];
+}
+
 /**
  * Finds the CESS file of a pack another origin wrote and sealed, from the chain alone: the pack's file is named
  * `s3-pack-<id>` in its owner's file list. This is what lets any origin serve a packed object while the origin that
@@ -25,37 +30,42 @@ export function packFileName(packId: string): string {
  * per owner; lookups for one owner under way are shared. A pack not found (not sealed, not yet stored, or deleted)
  * is not remembered as missing.
  */
+/** What is known of one owner's files: those already looked up, the packs among them, and a scan under way. */
+interface OwnerFiles {
+  seen: Set<string>;
+  packs: Map<string, SealedPack>;
+  scan?: Promise<void>;
+}
+
 export class SealedPacks {
   readonly #chain: Pick<Chain, 'userFiles' | 'file'>;
-  /** Per owner: the files already looked up, the packs among them, and a scan under way. */
-  readonly #owners = new Map<string, { seen: Set<string>; packs: Map<string, SealedPack>; scan?: Promise<void> }>();
+  readonly #owners = new Map<string, OwnerFiles>();
 
   constructor(chain: Pick<Chain, 'userFiles' | 'file'>) {
     this.#chain = chain;
   }
 
   async find(owner: string, packId: string): Promise<SealedPack | undefined> {
-    let known = this.#owners.get(owner);
-    if (known) this.#owners.delete(owner); // re-inserted below: most recently asked for last
-    known ??= { seen: new Set(), packs: new Map() };
+    const known: OwnerFiles = this.#owners.get(owner) ?? { seen: new Set(), packs: new Map() };
+    // Re-inserted: the most recently asked for last, the least first out.
+    this.#owners.delete(owner);
     this.#owners.set(owner, known);
     if (this.#owners.size > SEALED_PACK_OWNERS_MAX) this.#owners.delete(this.#owners.keys().next().value!);
     const hit = known.packs.get(packId);
     if (hit) return hit;
-    const entry = known;
-    entry.scan ??= this.#scan(owner, entry).finally(() => (entry.scan = undefined));
-    await entry.scan;
-    return entry.packs.get(packId);
+    known.scan ??= this.#scan(owner, known).finally(() => (known.scan = undefined));
+    await known.scan;
+    return known.packs.get(packId);
   }
 
-  async #scan(owner: string, known: { seen: Set<string>; packs: Map<string, SealedPack> }): Promise<void> {
+  async #scan(owner: string, known: OwnerFiles): Promise<void> {
     for (const { fid } of await this.#chain.userFiles(owner)) {
       if (known.seen.has(fid)) continue;
       const record = await this.#chain.file(fid);
       if (!record) continue; // not stored yet: look again next time
       known.seen.add(fid);
       for (const brief of record.owners) {
-        const id = brief.user === owner ? /^s3-pack-([0-9a-f]{32})$/.exec(brief.fileName)?.[1] : undefined;
+        const id = brief.user === owner ? packIdOf(brief.fileName) : undefined;
         if (id) known.packs.set(id, { fid, size: Number(record.fileSize) });
       }
     }

@@ -120,7 +120,7 @@ export class FileReferences extends DurableObject {
     if (!this.#origin) {
       try {
         const config = edgeConfig(this.env as unknown as EdgeVars);
-        this.#origin = new OriginClient({ origins: config.origins, secret: config.secret, readTimeoutMs: config.originReadTimeoutMs });
+        this.#origin = new OriginClient({ origins: config.origins, secret: config.secret });
       } catch (err) {
         // Misconfigured (no origins, no secret): keep the queue and look again later.
         console.error(`edge: cannot release files: ${(err as Error).message}`);
