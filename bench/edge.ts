@@ -21,7 +21,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -367,6 +367,7 @@ async function curlBatch(
     transferSeconds += Number(seconds);
   }
   if (concurrency === 1) measured.seconds = transferSeconds;
+  if (process.env.BENCH_TRACE) appendFileSync(process.env.BENCH_TRACE, `${JSON.stringify({ at: Date.now(), impl: t.impl, method, ms: stdout.trimEnd().split('\n').map((l) => Math.round(Number(l.split(' ')[2]) * 1e4) / 10) })}\n`);
   return { results: urls.map((url) => byUrl.get(url) ?? { status: 0, size: 0, cache: '' }), measured };
 }
 

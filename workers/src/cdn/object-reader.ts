@@ -82,10 +82,10 @@ async function matchSegment(piece: Piece, index: number, o: CdnOptions): Promise
     if (!bytes) {
       const cached = await o.cache.match(key);
       if (!cached?.body) return undefined;
-      bytes = new Uint8Array(await cached.arrayBuffer());
+      bytes = await cached.blob();
       o.memory.set(key, bytes);
     }
-    return new Response(bytes.subarray(from, to + 1));
+    return new Response(bytes.slice(from, to + 1));
   }
   return o.cache.match(new Request(key, { headers: { Range: `bytes=${from}-${to}` } }));
 }
@@ -172,7 +172,7 @@ async function fillSegments(segments: { fid: string; size: number; index: number
       const res = await o.origin.getObject(s.fid, { range: { start, end }, owner: o.owner, placement: o.placement });
       const headers = { 'Content-Length': String(end - start + 1), 'Cache-Control': 'public, max-age=31536000, immutable', 'Content-Type': 'application/octet-stream' };
       if (o.memory?.holds(end - start + 1)) {
-        const bytes = new Uint8Array(await res.arrayBuffer());
+        const bytes = await res.blob();
         await o.cache.put(key, new Response(bytes, { headers }));
         o.memory.set(key, bytes);
       } else await o.cache.put(key, new Response(res.body, { headers }));

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { SegmentMemory } from './segment-memory.ts';
 
-const bytes = (n: number, fill = 1) => new Uint8Array(n).fill(fill);
+const bytes = (n: number, fill = 1) => new Blob([new Uint8Array(n).fill(fill)]);
+const first = async (b: Blob | undefined) => (b ? new Uint8Array(await b.arrayBuffer())[0] : undefined);
 
 describe('SegmentMemory', () => {
-  it('holds segments up to its entry limit and evicts the least recently used to stay within capacity', () => {
+  it('holds segments up to its entry limit and evicts the least recently used to stay within capacity', async () => {
     const m = new SegmentMemory({ capacityBytes: 300, entryMaxBytes: 150 });
     m.set('a', bytes(100, 1));
     m.set('b', bytes(100, 2));
@@ -12,12 +13,12 @@ describe('SegmentMemory', () => {
     m.set('empty', bytes(0));
     expect(m.get('too-big')).toBeUndefined();
     expect(m.get('empty')).toBeUndefined();
-    expect(m.get('a')?.[0]).toBe(1); // a is now the most recently used
+    expect(await first(m.get('a'))).toBe(1); // a is now the most recently used
     m.set('c', bytes(100, 3));
     expect(m.bytes).toBe(300);
     m.set('d', bytes(100, 4)); // evicts b, the least recently used
     expect(m.get('b')).toBeUndefined();
-    expect([m.get('a')?.[0], m.get('c')?.[0], m.get('d')?.[0]]).toEqual([1, 3, 4]);
+    expect([await first(m.get('a')), await first(m.get('c')), await first(m.get('d'))]).toEqual([1, 3, 4]);
     expect(m.bytes).toBe(300);
   });
 

@@ -6,12 +6,16 @@
  * service call, a Durable Object lookup and a disk read) and no stream pumped in JavaScript. Only segments up to
  * `entryMaxBytes` are held, least recently used first out, at most `capacityBytes` in all: the isolate's memory
  * (128 MB on Workers) is mostly for the requests it serves.
+ *
+ * Segments are held as Blobs: a Response made from a Blob (or a slice of one) sends the Blob's bytes as they are,
+ * while one made from a Uint8Array first copies them into a fresh allocation, which on this kind of host costs more
+ * than the rest of the request (1 MiB: ~6 ms against ~0.5 ms, measured in workerd).
  */
 export class SegmentMemory {
   readonly capacityBytes: number;
   readonly entryMaxBytes: number;
   /** Insertion order is recency order: a read moves its entry to the end. */
-  readonly #entries = new Map<string, Uint8Array>();
+  readonly #entries = new Map<string, Blob>();
   #bytes = 0;
 
   constructor(o: { capacityBytes: number; entryMaxBytes: number }) {
@@ -28,7 +32,7 @@ export class SegmentMemory {
     return size > 0 && size <= this.entryMaxBytes;
   }
 
-  get(key: string): Uint8Array | undefined {
+  get(key: string): Blob | undefined {
     const bytes = this.#entries.get(key);
     if (bytes) {
       this.#entries.delete(key);
@@ -37,22 +41,22 @@ export class SegmentMemory {
     return bytes;
   }
 
-  set(key: string, bytes: Uint8Array): void {
-    if (!this.holds(bytes.byteLength)) return;
+  set(key: string, bytes: Blob): void {
+    if (!this.holds(bytes.size)) return;
     this.delete(key);
     for (const [oldest, held] of this.#entries) {
-      if (this.#bytes + bytes.byteLength <= this.capacityBytes) break;
+      if (this.#bytes + bytes.size <= this.capacityBytes) break;
       this.#entries.delete(oldest);
-      this.#bytes -= held.byteLength;
+      this.#bytes -= held.size;
     }
     this.#entries.set(key, bytes);
-    this.#bytes += bytes.byteLength;
+    this.#bytes += bytes.size;
   }
 
   delete(key: string): void {
     const held = this.#entries.get(key);
     if (!held) return;
     this.#entries.delete(key);
-    this.#bytes -= held.byteLength;
+    this.#bytes -= held.size;
   }
 }
