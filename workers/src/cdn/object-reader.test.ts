@@ -94,9 +94,9 @@ describe('openObject', () => {
     const t = await setup(100_000, memory);
     const miss = await openObject(t.files, { start: 0, end: 99_999 }, t.o);
     expect(miss.cache).toBe('miss');
-    await new Response(miss.body).arrayBuffer();
+    expect(new Uint8Array(await new Response(miss.body).arrayBuffer())).toEqual(t.bytes);
     await t.settle();
-    expect(memory.bytes).toBe(100_000); // the background fill put it in both tiers
+    expect(memory.bytes).toBe(100_000); // the bytes the read fetched went into both tiers
     expect(await t.o.cache.match(segmentKey(t.fid, 0))).toBeDefined();
     const lookups = t.cacheMatches.length;
     for (let i = 0; i < 3; i++) {
@@ -107,7 +107,7 @@ describe('openObject', () => {
     const ranged = await openObject(t.files, { start: 5, end: 14 }, t.o);
     expect(new Uint8Array(await new Response(ranged.body).arrayBuffer())).toEqual(t.bytes.slice(5, 15));
     expect(t.cacheMatches.length).toBe(lookups);
-    expect(t.calls).toHaveLength(2); // the first read and the fill
+    expect(t.calls).toEqual([{ fid: t.fid, start: 0, end: 99_999 }]); // one origin request: the read was the fill
 
     // Another isolate (an empty memory) reads the segment whole from the Cache API once, then holds it.
     const other = { ...t.o, memory: new SegmentMemory({ capacityBytes: 1024 * 1024, entryMaxBytes: 200_000 }) };
@@ -115,7 +115,30 @@ describe('openObject', () => {
     expect(fromCache.cache).toBe('hit');
     expect(new Uint8Array(await new Response(fromCache.body).arrayBuffer())).toEqual(t.bytes.slice(10, 20));
     expect(other.memory.bytes).toBe(100_000);
-    expect(t.calls).toHaveLength(2);
+    expect(t.calls).toHaveLength(1);
+  });
+
+  it('answers a ranged miss of a small segment from the whole segment, fetched once', async () => {
+    const memory = new SegmentMemory({ capacityBytes: 1024 * 1024, entryMaxBytes: 200_000 });
+    const t = await setup(100_000, memory);
+    const miss = await openObject(t.files, { start: 99_990, end: 99_999 }, t.o);
+    expect(miss.cache).toBe('miss');
+    expect(new Uint8Array(await new Response(miss.body).arrayBuffer())).toEqual(t.bytes.slice(99_990));
+    await t.settle();
+    expect(t.calls).toEqual([{ fid: t.fid, start: 0, end: 99_999 }]);
+    expect(t.reads).toEqual([{ source: 'origin', bytes: 10 }]);
+    const hit = await openObject(t.files, { start: 0, end: 99_999 }, t.o);
+    expect(hit.cache).toBe('hit');
+    expect(new Uint8Array(await new Response(hit.body).arrayBuffer())).toEqual(t.bytes);
+    expect(t.calls).toHaveLength(1);
+  });
+
+  it('fails a small miss before answering when the origin fails (no truncated 200)', async () => {
+    const memory = new SegmentMemory({ capacityBytes: 1024 * 1024, entryMaxBytes: 200_000 });
+    const t = await setup(100_000, memory);
+    const failing = { ...t.o, origin: { getObject: () => Promise.reject(new Error('origin down')) } as unknown as OriginClient };
+    await expect(openObject(t.files, { start: 0, end: 99_999 }, failing)).rejects.toThrow('origin down');
+    expect(memory.bytes).toBe(0);
   });
 
   it('leaves segments larger than the memory allows to the Cache API alone', async () => {

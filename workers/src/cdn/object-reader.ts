@@ -9,7 +9,9 @@ import type { SegmentMemory } from './segment-memory.ts';
  *
  * On a miss the requested bytes stream straight from the origin (no waiting for a whole segment), and the missed
  * segments are filled into the cache in the background (`waitUntil`), at most `fillMaxSegments` per request.
- * Bodies are never `tee()`d: a tee buffers whatever the slower branch has not read.
+ * Bodies are never `tee()`d: a tee buffers whatever the slower branch has not read. The exception is a read that one
+ * small segment (one the isolate's memory holds) answers: the origin sends that segment once, whole, and the read is
+ * served from it while the same bytes go into both tiers.
  */
 export const CDN_SEGMENT_SIZE = 32 * 1024 * 1024;
 /** Production Cache API limit for one object. */
@@ -77,7 +79,7 @@ async function matchSegment(piece: Piece, index: number, o: CdnOptions): Promise
   const from = Math.max(piece.start, base) - base;
   const to = Math.min(piece.end, base + CDN_SEGMENT_SIZE - 1) - base;
   const key = segmentKey(piece.fid, index);
-  if (o.memory?.holds(Math.min(piece.size - base, CDN_SEGMENT_SIZE))) {
+  if (o.memory?.holds(segmentLength(piece, index))) {
     let bytes = o.memory.get(key);
     if (!bytes) {
       const cached = await o.cache.match(key);
@@ -98,13 +100,42 @@ async function matchSegment(piece: Piece, index: number, o: CdnOptions): Promise
 export async function openObject(files: StoredFile[], range: { start: number; end: number }, o: CdnOptions): Promise<{ body: ReadableStream<Uint8Array>; cache: 'hit' | 'miss' }> {
   const pieces = piecesOf(files, range.start, range.end);
   const first = pieces[0];
-  const firstMatch = first ? await matchSegment(first, Math.floor(first.start / CDN_SEGMENT_SIZE), o) : undefined;
+  const index = first ? Math.floor(first.start / CDN_SEGMENT_SIZE) : 0;
+  const oneSegment = pieces.length === 1 && index === Math.floor(first.end / CDN_SEGMENT_SIZE);
+  const firstMatch = first ? await matchSegment(first, index, o) : undefined;
   // A read that one cached segment answers whole is that segment's body as it is: no stream pumped in JavaScript.
-  if (firstMatch?.body && pieces.length === 1 && Math.floor(first.start / CDN_SEGMENT_SIZE) === Math.floor(first.end / CDN_SEGMENT_SIZE)) {
+  if (firstMatch?.body && oneSegment) {
     o.onRead?.('cache', first.end - first.start + 1);
     return { body: firstMatch.body, cache: 'hit' };
   }
+  // A miss that one small segment answers: one origin request for the whole segment, which also fills the cache.
+  if (!firstMatch?.body && oneSegment && o.memory?.holds(segmentLength(first, index))) {
+    const bytes = await fetchSegment({ fid: first.fid, size: first.size, index }, o);
+    o.onRead?.('origin', first.end - first.start + 1);
+    o.waitUntil(keepSegment(segmentKey(first.fid, index), bytes, o).catch(() => {}));
+    const base = index * CDN_SEGMENT_SIZE;
+    return { body: new Response(bytes.slice(first.start - base, first.end - base + 1)).body!, cache: 'miss' };
+  }
   return { body: readObject(files, range, o, firstMatch ?? null), cache: firstMatch?.body ? 'hit' : 'miss' };
+}
+
+function segmentLength(piece: { size: number }, index: number): number {
+  return Math.min(piece.size - index * CDN_SEGMENT_SIZE, CDN_SEGMENT_SIZE);
+}
+
+/** A whole small segment from the origin, as a Blob (see SegmentMemory). */
+async function fetchSegment(s: { fid: string; size: number; index: number }, o: CdnOptions): Promise<Blob> {
+  const start = s.index * CDN_SEGMENT_SIZE;
+  const res = await o.origin.getObject(s.fid, { range: { start, end: start + segmentLength(s, s.index) - 1 }, owner: o.owner, placement: o.placement });
+  return res.blob();
+}
+
+const SEGMENT_HEADERS = { 'Cache-Control': 'public, max-age=31536000, immutable', 'Content-Type': 'application/octet-stream' };
+
+/** Puts a small segment into both tiers: the Cache API (shared with other isolates) and then this isolate's memory. */
+async function keepSegment(key: string, bytes: Blob, o: CdnOptions): Promise<void> {
+  await o.cache.put(key, new Response(bytes, { headers: { ...SEGMENT_HEADERS, 'Content-Length': String(bytes.size) } }));
+  o.memory?.set(key, bytes);
 }
 
 /**
@@ -166,16 +197,15 @@ async function fillSegments(segments: { fid: string; size: number; index: number
     if (filling.has(key)) continue;
     filling.add(key);
     try {
+      const length = segmentLength(s, s.index);
+      if (length > CACHE_OBJECT_LIMIT) continue;
+      if (o.memory?.holds(length)) {
+        await keepSegment(key, await fetchSegment(s, o), o);
+        continue;
+      }
       const start = s.index * CDN_SEGMENT_SIZE;
-      const end = Math.min(s.size, start + CDN_SEGMENT_SIZE) - 1;
-      if (end - start + 1 > CACHE_OBJECT_LIMIT) continue;
-      const res = await o.origin.getObject(s.fid, { range: { start, end }, owner: o.owner, placement: o.placement });
-      const headers = { 'Content-Length': String(end - start + 1), 'Cache-Control': 'public, max-age=31536000, immutable', 'Content-Type': 'application/octet-stream' };
-      if (o.memory?.holds(end - start + 1)) {
-        const bytes = await res.blob();
-        await o.cache.put(key, new Response(bytes, { headers }));
-        o.memory.set(key, bytes);
-      } else await o.cache.put(key, new Response(res.body, { headers }));
+      const res = await o.origin.getObject(s.fid, { range: { start, end: start + length - 1 }, owner: o.owner, placement: o.placement });
+      await o.cache.put(key, new Response(res.body, { headers: { ...SEGMENT_HEADERS, 'Content-Length': String(length) } }));
     } catch {
       // A failed fill only means the next read goes to the origin again.
     } finally {

@@ -2,6 +2,7 @@ import type { EdgeContext } from '../context.ts';
 import { parseByteRange } from '../http/range.ts';
 import type { ObjectRecord } from '../namespace/types.ts';
 import { s3Error } from '../s3/errors.ts';
+import { originToS3 } from '../s3/ops/common.ts';
 import { CACHE_STATUS_HEADER, openObject, piecesOf } from './object-reader.ts';
 
 export interface ServeOptions {
@@ -54,7 +55,7 @@ export async function serveObject(e: EdgeContext, object: ObjectRecord, o: Serve
     const body = readEncrypted(e, object, { start, end }, o.sseKey);
     return new Response(body, { status, headers });
   }
-  const { body, cache } = await openObject(object.parts, { start, end }, { ...e.cdn, owner: o.owner });
+  const { body, cache } = await openObject(object.parts, { start, end }, { ...e.cdn, owner: o.owner }).catch(originToS3);
   headers.set(CACHE_STATUS_HEADER, cache);
   return new Response(body, { status, headers });
 }
