@@ -15,7 +15,8 @@
  * BENCH_LARGE_MB (256), BENCH_RANGE_OBJECT_MB (1024), BENCH_RANGES (8), BENCH_GET_REPEATS (3 cached reads per round),
  * BENCH_SMALL_CONCURRENCY (`1`; e.g. `1,4`: the small cases run once per listed number of requests in flight; 1 is one request
  * after another, 4 is what rclone does by default), BENCH_EDGES (`wrangler,workerd`: which edge shapes run),
- * BENCH_CASES (`small,large,range`: which groups of cases run).
+ * BENCH_CASES (`small,large,range`: which groups of cases run), BENCH_TRACE (a file: each curl batch appends one JSON
+ * line with its server, method, end time and every request's own milliseconds, to see a batch's spread).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { pipeline } from 'node:stream/promises';
