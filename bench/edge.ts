@@ -361,14 +361,14 @@ async function curlBatch(
   const { stdout } = await execFileAsync('curl', args, { maxBuffer: 1024 * 1024 });
   const measured = m();
   const byUrl = new Map<string, { status: number; size: number; cache: string }>();
-  let transferSeconds = 0;
+  const transfers: number[] = [];
   for (const line of stdout.trimEnd().split('\n')) {
     const [status, size, seconds, url, cache] = line.split(' ');
     byUrl.set(url, { status: Number(status), size: Number(size), cache: cache ?? '' });
-    transferSeconds += Number(seconds);
+    transfers.push(Number(seconds));
   }
-  if (concurrency === 1) measured.seconds = transferSeconds;
-  if (process.env.BENCH_TRACE) appendFileSync(process.env.BENCH_TRACE, `${JSON.stringify({ at: Date.now(), impl: t.impl, method, ms: stdout.trimEnd().split('\n').map((l) => Math.round(Number(l.split(' ')[2]) * 1e4) / 10) })}\n`);
+  if (concurrency === 1) measured.seconds = transfers.reduce((a, b) => a + b, 0);
+  if (process.env.BENCH_TRACE) appendFileSync(process.env.BENCH_TRACE, `${JSON.stringify({ at: Date.now(), impl: t.impl, method, ms: transfers.map((s) => Math.round(s * 1e4) / 10) })}\n`);
   return { results: urls.map((url) => byUrl.get(url) ?? { status: 0, size: 0, cache: '' }), measured };
 }
 

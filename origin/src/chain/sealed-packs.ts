@@ -19,6 +19,13 @@ function packIdOf(fileName: string): string | undefined {
   return /^s3-pack-([0-9a-f]{32})$/.exec(fileName)?.[1];
 }
 
+/** What is known of one owner's files: those already looked up, the packs among them, and a scan under way. */
+interface OwnerFiles {
+  seen: Set<string>;
+  packs: Map<string, SealedPack>;
+  scan?: Promise<void>;
+}
+
 /**
  * Finds the CESS file of a pack another origin wrote and sealed, from the chain alone: the pack's file is named
  * `s3-pack-<id>` in its owner's file list. This is what lets any origin serve a packed object while the origin that
@@ -30,13 +37,6 @@ function packIdOf(fileName: string): string | undefined {
  * per owner; lookups for one owner under way are shared. A pack not found (not sealed, not yet stored, or deleted)
  * is not remembered as missing.
  */
-/** What is known of one owner's files: those already looked up, the packs among them, and a scan under way. */
-interface OwnerFiles {
-  seen: Set<string>;
-  packs: Map<string, SealedPack>;
-  scan?: Promise<void>;
-}
-
 export class SealedPacks {
   readonly #chain: Pick<Chain, 'userFiles' | 'file'>;
   readonly #owners = new Map<string, OwnerFiles>();
