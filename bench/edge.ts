@@ -99,7 +99,6 @@ try {
   await stack.stop();
   if (workerdEdge) await rm(workerdEdge.home, { recursive: true, force: true });
   await rm(s3rver.dir, { recursive: true, force: true });
-  await rm(stack.home, { recursive: true, force: true });
   await rm(bodyDir, { recursive: true, force: true });
 }
 

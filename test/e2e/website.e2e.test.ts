@@ -1,5 +1,4 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { crc32, deflateSync } from 'node:zlib';
 import { CreateBucketCommand, PutBucketWebsiteCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -100,7 +99,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stack?.stop();
-  if (stack) await rm(stack.home, { recursive: true, force: true });
 });
 
 const site = (path = '/') => `http://${BUCKET}.web.localhost:${edgePort}${path}`;

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,7 @@ export interface RunningStack {
   stack: StackJson;
   /** Everything `deoss start` printed, for failure messages. */
   output(): string;
+  /** Stops the stack; a home `startStack` made itself (none was passed in) is removed with it. */
   stop(): Promise<void>;
 }
 
@@ -48,13 +49,20 @@ export async function freePort(): Promise<number> {
 
 /** Runs `deoss start` exactly as a user does (real processes: storage nodes, origin, wrangler dev) on free ports. */
 export async function startStack(options: { args?: string[]; env?: NodeJS.ProcessEnv; home?: string } = {}): Promise<RunningStack> {
+  // After a test run a stack's home holds gigabytes (every file is 12 fragments of 32 MiB segments, plus caches):
+  // one made here is removed when the stack stops or fails to start, or every run would leave its own behind.
   const home = options.home ?? (await mkdtemp(join(tmpdir(), 'deoss-stack-')));
+  const removeHome = () => (options.home ? Promise.resolve() : rm(home, { recursive: true, force: true }));
   // Another test file's stack may take a port between our check and the bind: draw new ports and start again.
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startStackOnce(home, options);
+      const running = await startStackOnce(home, options);
+      return { ...running, stop: () => running.stop().then(removeHome) };
     } catch (err) {
-      if (attempt >= 3 || !/is in use|EADDRINUSE/.test((err as Error).message)) throw err;
+      if (attempt >= 3 || !/is in use|EADDRINUSE/.test((err as Error).message)) {
+        await removeHome();
+        throw err;
+      }
     }
   }
 }

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { prepareLocalLedger } from '../chain/local/index.ts';
 import { writeDurably } from '../uploads/durable-file.ts';
 import { provisionDevUser, DEV_USER_SURI, DEV_TERRITORY } from './dev-accounts.ts';
 import { persistentSecret } from './edge-process.ts';
@@ -74,6 +75,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     await Promise.all(spawned.map((p) => new Promise((r) => (p.exitCode !== null || p.signalCode !== null ? r(null) : p.once('exit', r)))));
   };
   try {
+    await prepareLocalLedger(chainDb);
     const nodes = await Promise.all(
       Array.from({ length: nodeCount }, (_, i) =>
         launch('storage-node', ['storage-node', '--suri', `//DeossNode${i + 1}`, '--dir', join(home, 'nodes', String(i + 1))], env, spawned),
@@ -176,8 +178,12 @@ function launch(role: string, args: string[], env: NodeJS.ProcessEnv, spawned: C
     const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     spawned.push(child);
     const lines = createInterface({ input: child.stdout! });
+    // Cleared however the start ends: a pending timer would keep a failed `deoss start` alive for minutes.
     const timer = setTimeout(() => reject(new Error(`${role} did not start within ${STARTUP_TIMEOUT_MS / 1000} s`)), STARTUP_TIMEOUT_MS);
-    child.once('exit', (code) => reject(new Error(`${role} exited with ${code} while starting`)));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${role} exited with ${code} while starting`));
+    });
     lines.once('line', (line) => {
       clearTimeout(timer);
       try {

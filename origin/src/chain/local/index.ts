@@ -1,1 +1,1 @@
-export { openLocalChain, type LocalChain, type LocalChainOptions } from './local-chain.ts';
+export { openLocalChain, prepareLocalLedger, type LocalChain, type LocalChainOptions } from './local-chain.ts';

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chainConformance } from '../../../../test/conformance/chain.ts';
 import { accountFromSuri } from '../accounts.ts';
@@ -73,6 +74,33 @@ await chain.close();
     const again = await openLocalChain({ path, signer: bob });
     expect(await again.balance(bob.address)).toBe(200n);
     await again.close();
+  });
+
+  it('opens a ledger while another process holds its write lock, and switches it to WAL once the lock is freed', async () => {
+    // Switching the journal mode upgrades a read lock to a write lock, and SQLite refuses that upgrade at once
+    // (no busy wait) while another process holds the write lock: the case of a dozen stack processes starting.
+    const path = join(dir, 'contended.sqlite');
+    const holder = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import Database from 'better-sqlite3';
+const db = new Database(${JSON.stringify(path)});
+db.exec('BEGIN IMMEDIATE; CREATE TABLE held (x)');
+process.stdout.write('locked\\n');
+setTimeout(() => { db.exec('COMMIT'); db.close(); }, 500);`,
+      ],
+      { cwd: new URL('.', import.meta.url).pathname, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise((resolve) => holder.once('exit', resolve));
+    await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
+    const chain = await openLocalChain({ path, signer: await accountFromSuri('//Alice') });
+    await chain.close();
+    expect(await exited).toBe(0);
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
   });
 
   it('prices a territory like CESS: 30 CESS per GiB per day', () => {

@@ -56,16 +56,46 @@ const FRAGMENT_BYTES = Number(CHAIN.fragmentSize);
 
 /** Opens (creating if needed) the local chain ledger as `signer`. */
 export async function openLocalChain(options: LocalChainOptions): Promise<LocalChain> {
-  mkdirSync(dirname(options.path), { recursive: true });
-  const db = new Database(options.path);
-  // The busy timeout first: many processes of a stack open the ledger at once, and switching to WAL takes a lock.
-  db.pragma('busy_timeout = 10000');
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.transaction(() => migrate(db)).immediate();
+  const db = await openLedger(options.path);
   const clock = options.clock ?? Date.now;
   db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('genesis_ms', ?)").run(String(clock()));
   return new LedgerChain(db, toCessAddress(options.signer.address), clock, options.pollMs ?? 150);
+}
+
+/**
+ * Creates the ledger file if needed, in WAL mode and migrated, and closes it. `deoss start` calls this before it
+ * starts a dozen processes that open the ledger at once, so none of them has to switch the journal mode.
+ */
+export async function prepareLocalLedger(path: string): Promise<void> {
+  (await openLedger(path)).close();
+}
+
+/** How long a process waits for another one's lock on the ledger before it gives up. */
+const LEDGER_BUSY_TIMEOUT_MS = 10_000;
+
+async function openLedger(path: string): Promise<Database.Database> {
+  mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  try {
+    db.pragma(`busy_timeout = ${LEDGER_BUSY_TIMEOUT_MS}`);
+    // SQLite may answer SQLITE_BUSY at once, without waiting, while another process switches the journal mode or
+    // recovers the WAL; so the switch is tried again until the same timeout, and skipped when already done.
+    for (const deadline = Date.now() + LEDGER_BUSY_TIMEOUT_MS; ; ) {
+      try {
+        if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
+        break;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
+      }
+    }
+    db.pragma('synchronous = NORMAL');
+    db.transaction(() => migrate(db)).immediate();
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
 }
 
 const fail = (pallet: string, error: string, detail?: string): never => {
