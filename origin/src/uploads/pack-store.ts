@@ -265,12 +265,14 @@ export class PackStore {
     const dir = join(this.#o.dir, id);
     await mkdir(dir);
     // Every file exists (fsynced, with its directory entry) before the first member: later appends only fdatasync.
-    await writeSynced(join(dir, 'data'), Buffer.concat([HEADER_MAGIC, randomBytes(16)]));
-    await writeSynced(join(dir, 'members'), '');
-    await writeSynced(join(dir, 'released'), '');
-    await writeSynced(join(dir, 'pack.json'), JSON.stringify({ owner, territory, solo: !shared, created: Date.now() }));
-    await syncDirectory(dir);
-    await syncDirectory(this.#o.dir);
+    // The four files, then the two directories, are synced together (one journal commit each time on ext4).
+    await Promise.all([
+      writeSynced(join(dir, 'data'), Buffer.concat([HEADER_MAGIC, randomBytes(16)])),
+      writeSynced(join(dir, 'members'), ''),
+      writeSynced(join(dir, 'released'), ''),
+      writeSynced(join(dir, 'pack.json'), JSON.stringify({ owner, territory, solo: !shared, created: Date.now() })),
+    ]);
+    await Promise.all([syncDirectory(dir), syncDirectory(this.#o.dir)]);
     const pack: Pack = { id, owner, territory, dir, members: [], released: new Set(), size: PACK_HEADER_BYTES, state: 'writing', solo: !shared };
     this.#packs.set(id, pack);
     if (shared) pack.timer = setTimeout(() => (pack.state === 'writing' ? (pack.sealWhenIdle = true) : this.#seal(pack)), this.#o.maxAgeMs).unref();
