@@ -240,6 +240,19 @@ describe('awscli', () => {
     expect(expired.body.toString()).toContain('Request has expired');
   });
 
+  it("reads an object's ACL: its bucket's canned ACL", async () => {
+    const grants = async () => JSON.parse(await awsOk(['s3api', 'get-object-acl', '--bucket', bucket, '--key', 'dir/a.bin'])).Grants;
+    expect(await grants()).toEqual([{ Grantee: { ID: stack.stack.account, DisplayName: stack.stack.account, Type: 'CanonicalUser' }, Permission: 'FULL_CONTROL' }]);
+    await awsOk(['s3api', 'put-bucket-acl', '--bucket', bucket, '--acl', 'public-read']);
+    try {
+      expect(await grants()).toContainEqual({ Grantee: { URI: 'http://acs.amazonaws.com/groups/global/AllUsers', Type: 'Group' }, Permission: 'READ' });
+    } finally {
+      await awsOk(['s3api', 'put-bucket-acl', '--bucket', bucket, '--acl', 'private']);
+    }
+    const missing = await aws(['s3api', 'get-object-acl', '--bucket', bucket, '--key', 'no/such/key']);
+    expect(missing.stderr).toContain('NoSuchKey');
+  });
+
   it('fails the way users expect: missing key, wrong secret', async () => {
     const missing = await aws(['s3api', 'get-object', '--bucket', bucket, '--key', 'no/such/key', join(work, 'aws-missing')]);
     expect(missing.code).toBe(254);
@@ -407,6 +420,7 @@ describe('s3cmd', () => {
     await expectSameFile(join(work, 's3cmd-small.got'), small.data);
     const info = await s3cmdOk(['info', `s3://${bucket}/dir/a.bin`]);
     expect(info).toContain(md5(small.data));
+    expect(info).toMatch(/ACL: +\S+: FULL_CONTROL/);
   });
 
   it('resumes a partial download with a Range request', async () => {

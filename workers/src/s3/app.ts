@@ -103,6 +103,8 @@ async function dispatch(call: S3Call, op: S3Operation, auth: AuthResult | undefi
       return objects.deleteObject(call, op);
     case 'GetObjectAttributes':
       return objects.getObjectAttributes(call, op);
+    case 'GetObjectAcl':
+      return objects.getObjectAcl(call, op);
     case 'CreateMultipartUpload':
       return multipart.createMultipartUpload(call, op);
     case 'UploadPart':

@@ -333,7 +333,13 @@ describe('GetObject and HeadObject', () => {
     expect(as('GetObject', parse('GET', '/b1b/k?partNumber=3')).partNumber).toBe(3);
     expect(codeOf(() => parse('GET', '/b1b/k?partNumber=1', { range: 'bytes=0-1' }))).toBe('InvalidRequest');
     for (const n of ['0', '10001', 'x', '-1', '']) expect(codeOf(() => parse('GET', `/b1b/k?partNumber=${n}`)), n).toBe('InvalidArgument');
-    expect(codeOf(() => parse('GET', '/b1b/k?acl'))).toBe('NotImplemented');
+  });
+
+  it("reads an object's ACL (its bucket's); setting one is not implemented", () => {
+    expect(parse('GET', '/b1b/k?acl')).toMatchObject({ kind: 'GetObjectAcl', bucket: 'b1b', key: 'k' });
+    expect(parse('GET', '/b1b/k?acl&versionId=null')).toMatchObject({ kind: 'GetObjectAcl', versionId: 'null' });
+    expect(codeOf(() => parse('HEAD', '/b1b/k?acl'))).toBe('MethodNotAllowed');
+    expect(codeOf(() => parse('PUT', '/b1b/k?acl', { 'x-amz-acl': 'private' }))).toBe('NotImplemented');
   });
 
   it('parseRange ignores what HTTP says to ignore; resolveRange applies the object size', () => {

@@ -191,6 +191,7 @@ export type S3Operation =
   | (ObjectRead & { kind: 'GetObject' })
   | (ObjectRead & { kind: 'HeadObject' })
   | (ObjectLocated & { kind: 'DeleteObject'; versionId?: string; ifMatch?: string })
+  | (ObjectLocated & { kind: 'GetObjectAcl'; versionId?: string })
   | (ObjectLocated & {
       kind: 'GetObjectAttributes';
       versionId?: string;
@@ -854,7 +855,13 @@ function objectOperation(method: string, q: URLSearchParams, h: Headers, located
   switch (method) {
     case 'GET':
     case 'HEAD': {
-      if (q.has('acl')) throw new S3Error('NotImplemented', 'Object ACLs are not implemented; objects inherit the bucket\'s canned ACL.');
+      if (q.has('acl')) {
+        // An object's ACL is its bucket's (objects inherit the bucket's canned ACL): readable, not settable.
+        if (method === 'HEAD') throw new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.');
+        const op: S3Op<'GetObjectAcl'> = { ...located, kind: 'GetObjectAcl' };
+        if (versionId !== undefined) op.versionId = versionId;
+        return op;
+      }
       if (method === 'GET' && uploadId !== null) {
         const op: S3Op<'ListParts'> = { ...located, kind: 'ListParts', uploadId, maxParts: intParam(q, 'max-parts', { max: MAX_LIST_ENTRIES, clamp: true }) ?? MAX_LIST_ENTRIES };
         const marker = intParam(q, 'part-number-marker');

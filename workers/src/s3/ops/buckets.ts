@@ -11,7 +11,7 @@ import {
   websiteConfigurationXml,
   type WebsiteConfiguration,
 } from '../xml.ts';
-import { authorize, iso, ns, ownerXml, requireBucket, requirePrincipal, xmlResponse, type S3Call } from './common.ts';
+import { accessControlPolicy, authorize, iso, ns, ownerXml, requireBucket, requirePrincipal, xmlResponse, type S3Call } from './common.ts';
 
 export async function listBuckets(call: S3Call): Promise<Response> {
   const principal = requirePrincipal(call);
@@ -93,12 +93,7 @@ export async function putBucketAcl(call: S3Call, p: { bucket: string }): Promise
 export async function getBucketAcl(call: S3Call, p: { bucket: string }): Promise<Response> {
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'write');
-  const grant = (grantee: ReturnType<typeof el>, permission: string) => el('Grant', [grantee, el('Permission', permission)]);
-  const owner = el('Grantee', [el('ID', bucket.owner), el('DisplayName', bucket.owner)], { 'xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', 'xsi:type': 'CanonicalUser' });
-  const everyone = el('Grantee', [el('URI', 'http://acs.amazonaws.com/groups/global/AllUsers')], { 'xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', 'xsi:type': 'Group' });
-  const grants = [grant(owner, 'FULL_CONTROL')];
-  if (bucket.acl === 'public-read') grants.push(grant(everyone, 'READ'));
-  return xmlResponse(el('AccessControlPolicy', [ownerXml(bucket.owner), el('AccessControlList', grants)]));
+  return xmlResponse(accessControlPolicy(bucket));
 }
 
 export async function putBucketCors(call: S3Call, p: { bucket: string }): Promise<Response> {

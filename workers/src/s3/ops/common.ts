@@ -33,6 +33,18 @@ export function ownerXml(account: string, name = 'Owner'): XmlNode {
   return el(name, [el('ID', account), el('DisplayName', account)]);
 }
 
+/**
+ * The ACL of a bucket, and of every object in it (objects inherit their bucket's canned ACL): the owner has full
+ * control, and with `public-read` everyone may read.
+ */
+export function accessControlPolicy(bucket: Pick<BucketRecord, 'owner' | 'acl'>): XmlNode {
+  const xsi = (type: string) => ({ 'xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance', 'xsi:type': type });
+  const grant = (grantee: XmlNode, permission: string) => el('Grant', [grantee, el('Permission', permission)]);
+  const grants = [grant(el('Grantee', [el('ID', bucket.owner), el('DisplayName', bucket.owner)], xsi('CanonicalUser')), 'FULL_CONTROL')];
+  if (bucket.acl === 'public-read') grants.push(grant(el('Grantee', [el('URI', 'http://acs.amazonaws.com/groups/global/AllUsers')], xsi('Group')), 'READ'));
+  return el('AccessControlPolicy', [ownerXml(bucket.owner), el('AccessControlList', grants)]);
+}
+
 export function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, '.000Z');
 }

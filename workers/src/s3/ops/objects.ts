@@ -10,6 +10,7 @@ import type { PayloadMode } from '../sigv4.ts';
 import { el, parseDelete } from '../xml.ts';
 import { checkContentMd5, EMPTY_MD5, intake } from './body.ts';
 import {
+  accessControlPolicy,
   authorize,
   bucketForWrite,
   checkSseForRead,
@@ -289,6 +290,15 @@ export function checkCopyConditions(h: Headers, source: ObjectRecord): void {
 }
 
 /** GetObjectAttributes (x-amz-object-attributes: ETag, Checksum, ObjectParts, StorageClass, ObjectSize). */
+/** GetObjectAcl: the object's bucket's ACL, for an object that exists (only its owner may read an ACL, as S3). */
+export async function getObjectAcl(call: S3Call, p: { bucket: string; key: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  const object = await ns(bucketIndex(call.e.env, p.bucket).getObject(p.key));
+  if (!object) throw s3Error('NoSuchKey', undefined, { Key: p.key });
+  return xmlResponse(accessControlPolicy(bucket));
+}
+
 export async function getObjectAttributes(call: S3Call, p: { bucket: string; key: string }): Promise<Response> {
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'read');
