@@ -71,7 +71,7 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
     journal,
     client,
     health,
-    codec: async () => (await loadErasureModuleFromDisk()).createCodec(),
+    processor,
     preferredMiners: config.preferredMiners,
     log,
   });

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import type { ErasureWorkspace, ReedSolomon } from '../../../wasm/src/erasure.ts';
 import type { Chain, MinerInfo } from '../chain/port.ts';
-import { FRAGMENT_COUNT, FRAGMENT_SIZE, SEGMENT_SIZE } from '../pipeline/constants.ts';
+import { DATA_SHARDS, FRAGMENT_COUNT, FRAGMENT_SIZE, PARITY_SHARDS, SEGMENT_SIZE } from '../pipeline/constants.ts';
+import type { SegmentProcessor } from '../pipeline/processor.ts';
+import type { EncodeJob } from '../pipeline/segment.ts';
 import type { UploadJournal, UploadRecord } from '../uploads/journal.ts';
 import type { FragmentClient } from './fragment-client.ts';
 import type { NodeHealth } from './node-health.ts';
@@ -17,10 +17,10 @@ export interface DispatcherOptions {
   client: FragmentClient;
   health: NodeHealth;
   /**
-   * Makes the 4+8 codec whose workspace holds one segment and its parity (96 MiB of WASM memory). It is created
-   * when dispatching starts and dropped when no dispatch is running, so an idle origin does not keep it.
+   * Regenerates each segment's fragments: on the pipeline's worker threads, so that erasure coding a 32 MiB segment
+   * (about a second of CPU here) never holds the event loop.
    */
-  codec: () => Promise<ReedSolomon>;
+  processor: Pick<SegmentProcessor, 'encode'>;
   /** Attempts per fragment on one node before the column moves to another node. @default 3 */
   attemptsPerNode?: number;
   /** First retry delay in ms; doubles per attempt. @default 250 */
@@ -40,9 +40,10 @@ export interface DispatcherOptions {
  */
 export class Dispatcher {
   readonly #o: DispatcherOptions;
-  /** One segment round at a time: every upload shares the one workspace in WASM memory. */
+  /** One segment round at a time: every upload shares one segment's buffers. */
   #turn: Promise<void> = Promise.resolve();
-  #workspace?: Promise<{ codec: ReedSolomon; workspace: ErasureWorkspace }>;
+  /** A segment and its parity (96 MiB), made when dispatching starts and dropped when none runs. */
+  #buffers?: EncodeJob;
   #active = 0;
 
   constructor(options: DispatcherOptions) {
@@ -59,19 +60,8 @@ export class Dispatcher {
     }
   }
 
-  #ws(): Promise<{ codec: ReedSolomon; workspace: ErasureWorkspace }> {
-    this.#workspace ??= this.#o.codec().then((codec) => ({ codec, workspace: codec.workspace(FRAGMENT_SIZE) }));
-    return this.#workspace;
-  }
-
   #release(): void {
-    const held = this.#workspace;
-    this.#workspace = undefined;
-    // Freed inside WASM, and the instance itself becomes garbage: its memory goes back to the system.
-    void held?.then(({ codec, workspace }) => {
-      workspace.free();
-      codec.free();
-    });
+    this.#buffers = undefined;
   }
 
   async #dispatch(record: UploadRecord, signal?: AbortSignal): Promise<void> {
@@ -85,11 +75,11 @@ export class Dispatcher {
       const round = pending.filter((c) => c.delivered === index);
       const failed: number[] = [];
       await this.#exclusive(async () => {
-        const { workspace } = await this.#ws();
-        await this.#loadSegment(record, index, workspace);
+        const { segment, parity } = await this.#loadSegment(record, index, signal);
         await Promise.all(
           round.map(async (placement) => {
-            const fragment = workspace.shard(placement.column);
+            const c = placement.column;
+            const fragment = c < DATA_SHARDS ? segment.subarray(c * FRAGMENT_SIZE, (c + 1) * FRAGMENT_SIZE) : parity.subarray((c - DATA_SHARDS) * FRAGMENT_SIZE, (c - DATA_SHARDS + 1) * FRAGMENT_SIZE);
             const hash = record.segments[index].fragments[placement.column];
             try {
               await this.#send(placement.endpoint, record.fid, hash, fragment, signal);
@@ -159,21 +149,24 @@ export class Dispatcher {
     await this.#o.journal.save(record);
   }
 
-  /** Reads staged segment `index` straight into the codec workspace, encodes it, and checks every fragment hash. */
-  async #loadSegment(record: UploadRecord, index: number, workspace: ErasureWorkspace): Promise<void> {
+  /** Reads staged segment `index`, regenerates its fragments and checks every fragment's hash. */
+  async #loadSegment(record: UploadRecord, index: number, signal?: AbortSignal): Promise<EncodeJob> {
+    const buffers = this.#buffers ?? { segment: new Uint8Array(SEGMENT_SIZE), parity: new Uint8Array(PARITY_SHARDS * FRAGMENT_SIZE) };
+    // The buffers travel to a worker thread and back: until they are back, nobody else may hold them.
+    this.#buffers = undefined;
     const file = await open(this.#o.journal.segmentPath(record.id, index), 'r');
     try {
-      const data = workspace.data();
-      const { bytesRead } = await file.read(data, 0, SEGMENT_SIZE, 0);
+      const { bytesRead } = await file.read(buffers.segment, 0, SEGMENT_SIZE, 0);
       if (bytesRead !== SEGMENT_SIZE) throw new Error(`staged segment ${index} of ${record.fid} is truncated`);
     } finally {
       await file.close();
     }
-    workspace.encode();
+    const { segment, parity, fragments } = await this.#o.processor.encode(buffers, signal);
+    if (this.#active > 0) this.#buffers = { segment, parity };
     record.segments[index].fragments.forEach((expected, column) => {
-      const actual = createHash('sha256').update(workspace.shard(column)).digest('hex');
-      if (actual !== expected) throw new Error(`staged segment ${index} of ${record.fid} is corrupt (fragment ${column})`);
+      if (fragments[column] !== expected) throw new Error(`staged segment ${index} of ${record.fid} is corrupt (fragment ${column})`);
     });
+    return { segment, parity };
   }
 
   async #send(endpoint: string, fid: string, hash: string, fragment: Uint8Array, signal?: AbortSignal): Promise<void> {

@@ -150,3 +150,23 @@ async function encodeParity(segment: Uint8Array): Promise<Uint8Array[]> {
   codec.encode(shards);
   return shards.slice(4);
 }
+
+describe('regenerating fragments for dispatch', () => {
+  it('gives the parity the codec computes and the 12 hashes the reference gives, in a worker or inline', async () => {
+    const segment = new Uint8Array(randomBytes(SEGMENT_SIZE));
+    const expectedParity = Buffer.concat(await encodeParity(segment));
+    const expected = (await oracleSegmentDigest(segment)).fragments;
+    for (const processor of [threads, inline]) {
+      const job = { segment: segment.slice(), parity: new Uint8Array(8 * FRAGMENT_SIZE) };
+      const result = await processor.encode(job);
+      expect(result.fragments).toEqual(expected);
+      expect(Buffer.from(result.segment).equals(segment)).toBe(true);
+      expect(Buffer.from(result.parity).equals(expectedParity)).toBe(true);
+    }
+  });
+
+  it('refuses buffers of the wrong size', async () => {
+    await expect(threads.encode({ segment: new Uint8Array(10), parity: new Uint8Array(8 * FRAGMENT_SIZE) })).rejects.toThrow(/SEGMENT_SIZE/);
+    await expect(inline.encode({ segment: new Uint8Array(SEGMENT_SIZE), parity: new Uint8Array(10) })).rejects.toThrow(/parity/);
+  });
+});

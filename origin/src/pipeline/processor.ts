@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { loadErasureModuleFromDisk } from '../../../wasm/src/node.ts';
 import { SegmentBufferCache } from './segment-buffers.ts';
-import { SegmentCoder, type SegmentJob, type SegmentResult } from './segment.ts';
+import { buffersOf, SegmentCoder, type EncodeJob, type EncodeResult, type SegmentJob, type SegmentResult } from './segment.ts';
 import type { WorkerReply } from './segment-worker.ts';
 
 /** Runs segment jobs: in this thread, or on a pool of worker threads. Results come back per job, in any order. */
@@ -12,6 +12,8 @@ export interface SegmentProcessor {
   /** Segment buffers shared by every stream this processor serves. */
   readonly buffers: SegmentBufferCache;
   process(job: SegmentJob, signal?: AbortSignal): Promise<SegmentResult>;
+  /** Regenerates a stored segment's fragments for dispatch (see SegmentCoder.encode). */
+  encode(job: EncodeJob, signal?: AbortSignal): Promise<EncodeResult>;
   close(): Promise<void>;
 }
 
@@ -41,6 +43,10 @@ class InlineProcessor implements SegmentProcessor {
     signal?.throwIfAborted();
     return this.#coder.process(job);
   }
+  async encode(job: EncodeJob, signal?: AbortSignal): Promise<EncodeResult> {
+    signal?.throwIfAborted();
+    return this.#coder.encode(job);
+  }
   async close(): Promise<void> {
     this.#coder.close();
   }
@@ -48,8 +54,8 @@ class InlineProcessor implements SegmentProcessor {
 
 interface Pending {
   id: number;
-  job: SegmentJob;
-  resolve: (r: SegmentResult) => void;
+  work: { job: SegmentJob } | { encode: EncodeJob };
+  resolve: (r: SegmentResult | EncodeResult) => void;
   reject: (e: Error) => void;
   signal?: AbortSignal;
 }
@@ -83,10 +89,18 @@ export class SegmentWorkerPool implements SegmentProcessor {
   }
 
   process(job: SegmentJob, signal?: AbortSignal): Promise<SegmentResult> {
+    return this.#submit({ job }, signal) as Promise<SegmentResult>;
+  }
+
+  encode(job: EncodeJob, signal?: AbortSignal): Promise<EncodeResult> {
+    return this.#submit({ encode: job }, signal) as Promise<EncodeResult>;
+  }
+
+  #submit(work: Pending['work'], signal?: AbortSignal): Promise<SegmentResult | EncodeResult> {
     if (this.#closed) return Promise.reject(new Error('segment processor is closed'));
     signal?.throwIfAborted();
     return new Promise((resolve, reject) => {
-      this.#queue.push({ id: this.#nextId++, job, resolve, reject, signal });
+      this.#queue.push({ id: this.#nextId++, work, resolve, reject, signal });
       this.#pump();
     });
   }
@@ -100,7 +114,7 @@ export class SegmentWorkerPool implements SegmentProcessor {
       }
       const worker = this.#idle.pop()!;
       this.#running.set(worker, pending);
-      worker.postMessage({ id: pending.id, job: pending.job }, [pending.job.buffer.buffer as ArrayBuffer]);
+      worker.postMessage({ id: pending.id, ...pending.work }, buffersOf('job' in pending.work ? pending.work.job : pending.work.encode));
     }
   }
 

@@ -18,6 +18,19 @@ export interface SegmentJob {
   buffer: Uint8Array;
 }
 
+/** A stored segment whose fragments are regenerated for dispatch; both buffers pass to the processor and back. */
+export interface EncodeJob {
+  /** SEGMENT_SIZE bytes: the stored segment (its first 4 fragments, one after another). */
+  segment: Uint8Array;
+  /** 8 × FRAGMENT_SIZE bytes, overwritten with the parity fragments, one after another. */
+  parity: Uint8Array;
+}
+
+export interface EncodeResult extends EncodeJob {
+  /** SHA-256 of the 12 fragments, to check against the digest recorded when the segment was staged. */
+  fragments: string[];
+}
+
 export interface SegmentResult extends SegmentDigest {
   index: number;
   /** The job's buffer, handed back: now the stored segment exactly as its fragments were cut from it. */
@@ -55,22 +68,44 @@ export class SegmentCoder {
       segment = this.#sealed;
     }
     const hash = sha256Hex(segment);
+    const fragments = this.#code(segment);
+    if (segment !== buffer) buffer.set(segment);
+    return { index, hash, fragments, buffer };
+  }
+
+  /** Regenerates a stored segment's parity fragments (for dispatch) and hashes all 12. */
+  encode(job: EncodeJob): EncodeResult {
+    if (job.segment.length !== SEGMENT_SIZE) throw new RangeError('segment buffer must be SEGMENT_SIZE bytes');
+    if (job.parity.length !== PARITY_SHARDS * FRAGMENT_SIZE) throw new RangeError('parity buffer must hold 8 fragments');
+    return { ...job, fragments: this.#code(job.segment, job.parity) };
+  }
+
+  /** The 12 fragment hashes of `segment`; with `parityOut`, its parity fragments are kept there too. */
+  #code(segment: Uint8Array, parityOut?: Uint8Array): string[] {
     const fragments: string[] = [];
     for (let i = 0; i < DATA_SHARDS; i++) fragments.push(sha256Hex(segment.subarray(i * FRAGMENT_SIZE, (i + 1) * FRAGMENT_SIZE)));
     const parity = Array.from({ length: PARITY_SHARDS }, () => createHash('sha256'));
     for (let at = 0; at < FRAGMENT_SIZE; at += BLOCK) {
       for (let i = 0; i < DATA_SHARDS; i++) this.#workspace.shard(i).set(segment.subarray(i * FRAGMENT_SIZE + at, i * FRAGMENT_SIZE + at + BLOCK));
       this.#workspace.encode();
-      for (let p = 0; p < PARITY_SHARDS; p++) parity[p].update(this.#workspace.shard(DATA_SHARDS + p));
+      for (let p = 0; p < PARITY_SHARDS; p++) {
+        const block = this.#workspace.shard(DATA_SHARDS + p);
+        parity[p].update(block);
+        parityOut?.set(block, p * FRAGMENT_SIZE + at);
+      }
     }
     for (const h of parity) fragments.push(h.digest('hex'));
-    if (segment !== buffer) buffer.set(segment);
-    return { index, hash, fragments, buffer };
+    return fragments;
   }
 
   close(): void {
     this.#workspace.free();
   }
+}
+
+/** The buffers a job carries to a worker thread and back (transferred, never copied). */
+export function buffersOf(work: SegmentJob | EncodeJob): ArrayBuffer[] {
+  return ('parity' in work ? [work.segment.buffer, work.parity.buffer] : [work.buffer.buffer]) as ArrayBuffer[];
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
