@@ -78,8 +78,7 @@ export class Dispatcher {
         const { segment, parity } = await this.#loadSegment(record, index, signal);
         await Promise.all(
           round.map(async (placement) => {
-            const c = placement.column;
-            const fragment = c < DATA_SHARDS ? segment.subarray(c * FRAGMENT_SIZE, (c + 1) * FRAGMENT_SIZE) : parity.subarray((c - DATA_SHARDS) * FRAGMENT_SIZE, (c - DATA_SHARDS + 1) * FRAGMENT_SIZE);
+            const fragment = fragmentOf({ segment, parity }, placement.column);
             const hash = record.segments[index].fragments[placement.column];
             try {
               await this.#send(placement.endpoint, record.fid, hash, fragment, signal);
@@ -207,4 +206,10 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       { once: true },
     );
   });
+}
+
+/** Fragment `column` of a segment: one of its first four quarters, or one of the parity fragments after them. */
+function fragmentOf({ segment, parity }: EncodeJob, column: number): Uint8Array {
+  const [bytes, at] = column < DATA_SHARDS ? [segment, column] : [parity, column - DATA_SHARDS];
+  return bytes.subarray(at * FRAGMENT_SIZE, (at + 1) * FRAGMENT_SIZE);
 }
