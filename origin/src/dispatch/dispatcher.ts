@@ -161,7 +161,7 @@ export class Dispatcher {
       await file.close();
     }
     const { segment, parity, fragments } = await this.#o.processor.encode(buffers, signal);
-    if (this.#active > 0) this.#buffers = { segment, parity };
+    this.#buffers = { segment, parity };
     record.segments[index].fragments.forEach((expected, column) => {
       if (fragments[column] !== expected) throw new Error(`staged segment ${index} of ${record.fid} is corrupt (fragment ${column})`);
     });

@@ -8,7 +8,6 @@ export type WorkerReply =
   | { id: number; ok: true; result: SegmentResult | EncodeResult }
   | { id: number; ok: false; error: { name: string; message: string } };
 
-
 const port = parentPort;
 if (!port) throw new Error('segment-worker.ts must run in a worker thread');
 const coder = new SegmentCoder((await loadErasureModuleFromDisk()).createCodec());
@@ -23,7 +22,7 @@ port.on('message', (request: WorkerRequest) => {
     const e = err as Error;
     reply = { id: request.id, ok: false, error: { name: e.name, message: e.message } };
     // Hand the buffers back even on failure so the caller's pool does not shrink.
-    port.postMessage({ ...reply, buffer: 'buffer' in work ? work.buffer : undefined }, buffersOf(work));
+    port.postMessage({ ...reply, work }, buffersOf(work));
     return;
   }
   port.postMessage(reply, buffersOf(work));

@@ -857,7 +857,7 @@ function objectOperation(method: string, q: URLSearchParams, h: Headers, located
     case 'HEAD': {
       if (q.has('acl')) {
         // An object's ACL is its bucket's (objects inherit the bucket's canned ACL): readable, not settable.
-        if (method === 'HEAD') throw new S3Error('MethodNotAllowed', 'The specified method is not allowed against this resource.');
+        if (method === 'HEAD') throw new S3Error('MethodNotAllowed');
         const op: S3Op<'GetObjectAcl'> = { ...located, kind: 'GetObjectAcl' };
         if (versionId !== undefined) op.versionId = versionId;
         return op;

@@ -289,7 +289,6 @@ export function checkCopyConditions(h: Headers, source: ObjectRecord): void {
   if (evaluateConditions(mapped, `"${source.etag}"`, source.lastModified)) throw s3Error('PreconditionFailed');
 }
 
-/** GetObjectAttributes (x-amz-object-attributes: ETag, Checksum, ObjectParts, StorageClass, ObjectSize). */
 /** GetObjectAcl: the object's bucket's ACL, for an object that exists (only its owner may read an ACL, as S3). */
 export async function getObjectAcl(call: S3Call, p: { bucket: string; key: string }): Promise<Response> {
   const bucket = await requireBucket(call, p.bucket);
@@ -299,6 +298,7 @@ export async function getObjectAcl(call: S3Call, p: { bucket: string; key: strin
   return xmlResponse(accessControlPolicy(bucket));
 }
 
+/** GetObjectAttributes (x-amz-object-attributes: ETag, Checksum, ObjectParts, StorageClass, ObjectSize). */
 export async function getObjectAttributes(call: S3Call, p: { bucket: string; key: string }): Promise<Response> {
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'read');
