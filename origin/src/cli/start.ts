@@ -169,13 +169,23 @@ export async function startCommand(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * V8 flags for origin processes. An origin streams uploads through fresh 64 KiB socket Buffers whose memory V8 counts
+ * as external, while it allocates little on the JavaScript heap. With V8's default young generation (semi-spaces that
+ * grow to 16 MiB) no young collection runs during a burst of small uploads, the dead Buffers pile up as external
+ * memory, and V8 answers with a major collection in the middle of an upload (8–25 ms, about once per 16 uploads of
+ * 1 MiB). With 1 MiB semi-spaces a young collection runs every few uploads (0.5–1 ms) and frees them in time
+ * (docs/performance.md). A standalone origin takes the same flag from NODE_OPTIONS (docs/configuration.md).
+ */
+export const ORIGIN_NODE_FLAGS = ['--max-semi-space-size=1'];
+
 /** How long a process of the stack may take to print its ready line (12 nodes start at once on a busy machine). */
 const STARTUP_TIMEOUT_MS = 180_000;
 
 /** Starts `deoss <args>` as a child (recorded in `spawned`) and waits for the JSON line it prints when ready. */
 function launch(role: string, args: string[], env: NodeJS.ProcessEnv, spawned: ChildProcess[]): Promise<Child & Record<string, unknown>> {
   return new Promise((resolveReady, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...(role === 'origin' ? ORIGIN_NODE_FLAGS : []), BIN, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     spawned.push(child);
     const lines = createInterface({ input: child.stdout! });
     // Cleared however the start ends: a pending timer would keep a failed `deoss start` alive for minutes.
