@@ -6,7 +6,7 @@
 // for byte with what was uploaded.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,7 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import * as Minio from 'minio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FRONT_GLIBC_TUNABLES } from '../../origin/src/cli/edge-process.ts';
 import { digestFile } from '../../origin/src/pipeline/file-digest.ts';
 import { startStack, type RunningStack } from '../support/stack.ts';
 
@@ -901,5 +902,13 @@ describe('DeOSS downloads at the edge', () => {
     for (const until = Date.now() + 60_000; again.cache !== 'hit' && Date.now() < until; again = await read()) await new Promise((r) => setTimeout(r, 250));
     expect(again.cache).toBe('hit');
     expect(again.bytes.equals(expected)).toBe(true);
+  });
+});
+
+describe("the local edge's processes", () => {
+  it("run the 100-continue front with glibc keeping freed memory (FRONT_GLIBC_TUNABLES), unless the caller set its own", () => {
+    const { edgeFrontPid } = stack.stack as unknown as { edgeFrontPid: number };
+    const environ = readFileSync(`/proc/${edgeFrontPid}/environ`, 'utf8').split('\0');
+    expect(environ).toContain(`GLIBC_TUNABLES=${process.env.GLIBC_TUNABLES ?? FRONT_GLIBC_TUNABLES}`);
   });
 });
