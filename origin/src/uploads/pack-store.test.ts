@@ -115,6 +115,32 @@ describe('PackStore', () => {
     expect(fids.size).toBe(packs.size);
   });
 
+  it("reads a body's first bytes while a new pack is made, and leaves the pack usable when that read fails", async () => {
+    const { store } = await openStore();
+    const object = randomBytes(300_000);
+    // Before, the first chunk was asked for only once the new pack's files were created and synced (and counted).
+    let packsAtFirstRead: number | undefined;
+    async function* body() {
+      packsAtFirstRead = store.pending().packs;
+      yield* chunksOf(object);
+    }
+    const first = await store.put(body(), { ...owner, sizeHint: object.length, maxBytes: 64 * MiB });
+    expect(packsAtFirstRead).toBe(0);
+    const at = store.resolve(first.ref)!;
+    expect(at.kind === 'staged' && (await readFile(at.path)).subarray(at.offset, at.offset + at.size).equals(object)).toBe(true);
+
+    // A body that fails while the next pack is being made: nothing is kept, and that pack takes the next object.
+    const { store: other } = await openStore({ dir: join(dir!, 'other') });
+    async function* broken(): AsyncGenerator<Uint8Array> {
+      yield object.subarray(0, 1000);
+      throw new Error('client went away');
+    }
+    await expect(other.put(broken(), { ...owner, sizeHint: object.length, maxBytes: 64 * MiB })).rejects.toThrow('client went away');
+    const next = await put(other, object);
+    expect(next.ref).toMatch(new RegExp(`^pack-[0-9a-f]{32}-${PACK_HEADER_BYTES}-${object.length}$`));
+    expect(other.pending()).toEqual({ packs: 1, bytes: PACK_HEADER_BYTES + object.length });
+  });
+
   it('gives large objects a pack of their own, sealed at once', async () => {
     const { store, staged } = await openStore({ objectMaxBytes: MiB });
     const small = await put(store, randomBytes(10));

@@ -135,7 +135,20 @@ export class PackStore {
     },
   ): Promise<PackedRef> {
     await this.#room(p.signal);
-    const pack = await this.#packFor(p.owner, p.territory, p.sizeHint);
+    // The body's first bytes (one write batch at most) are read while the pack is found or made: a new pack's files
+    // are created and synced first, ~3 ms the upload would otherwise spend before its first byte is read.
+    const body = chunks[Symbol.asyncIterator]();
+    const [found, ahead] = await Promise.allSettled([this.#packFor(p.owner, p.territory, p.sizeHint), readAhead(body, PACK_WRITE_BATCH_BYTES)]);
+    if (found.status === 'rejected') {
+      await body.return?.();
+      throw found.reason;
+    }
+    const pack = found.value;
+    if (ahead.status === 'rejected') {
+      pack.state = 'open';
+      this.#afterWrite(pack);
+      throw ahead.reason;
+    }
     const start = pack.size;
     const md5 = createHash('md5');
     let size = 0;
@@ -143,7 +156,7 @@ export class PackStore {
     const writer = new BatchedWriter(data, start, { batchBytes: pack.solo ? undefined : PACK_WRITE_BATCH_BYTES, syncEveryBytes: 32 * 1024 * 1024 });
     let commitEnded: (() => void) | undefined;
     try {
-      for await (const chunk of chunks) {
+      for await (const chunk of continued(ahead.value, body)) {
         p.signal?.throwIfAborted();
         size += chunk.length;
         if (size > p.maxBytes) throw new BodyTooLargeError('object', p.maxBytes);
@@ -494,3 +507,29 @@ function parseLines<T>(text: string, parse: (line: string) => T): T[] {
   return out;
 }
 
+/** Reads a body's chunks until at least `bytes` are in hand or it ends. */
+async function readAhead(body: AsyncIterator<Uint8Array>, bytes: number): Promise<{ chunks: Uint8Array[]; ended: boolean }> {
+  const chunks: Uint8Array[] = [];
+  for (let have = 0; have < bytes; ) {
+    const next = await body.next();
+    if (next.done) return { chunks, ended: true };
+    chunks.push(next.value);
+    have += next.value.length;
+  }
+  return { chunks, ended: false };
+}
+
+/** The chunks read ahead, then the rest of the body (closed, as `for await` would, if the reader stops early). */
+async function* continued(ahead: { chunks: Uint8Array[]; ended: boolean }, body: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let ended = ahead.ended;
+  try {
+    yield* ahead.chunks;
+    while (!ended) {
+      const next = await body.next();
+      if (next.done) ended = true;
+      else yield next.value;
+    }
+  } finally {
+    if (!ended) await body.return?.();
+  }
+}
