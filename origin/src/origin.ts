@@ -1,7 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { loadErasureModuleFromDisk } from '../../wasm/src/node.ts';
 import { newMetrics, type OriginServices } from './api/context.ts';
 import { originApp } from './api/app.ts';
 import { RateLimiter } from './api/rate-limit.ts';
@@ -65,7 +64,6 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
   const journal = new UploadJournal(join(config.home, 'uploads'));
   await journal.init();
   const processor = await createSegmentProcessor({ threads: config.threads });
-  // Separate WASM instances: the dispatcher keeps views into its memory across awaits.
   const dispatcher = new Dispatcher({
     chain,
     journal,
@@ -82,7 +80,7 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
     health,
     cache: keep,
     peers,
-    codec: (await loadErasureModuleFromDisk()).createCodec(),
+    processor,
     staged: (fid, index, into) => uploads.stagedSegment(fid, index, into),
     // One set of reusable segment buffers for uploads and downloads.
     buffers: processor.buffers,

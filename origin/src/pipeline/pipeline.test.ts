@@ -165,6 +165,26 @@ describe('regenerating fragments for dispatch', () => {
     }
   });
 
+  it('rebuilds a segment from any 4 fragments with parity among them, with its hash, in a worker or inline', async () => {
+    const segment = new Uint8Array(randomBytes(SEGMENT_SIZE));
+    const parity = Buffer.concat(await encodeParity(segment));
+    const hash = sha256Hex(segment);
+    // One data fragment missing; all four missing (parity only); three missing.
+    for (const columns of [[0, 2, 3, 7], [4, 5, 9, 11], [1, 6, 8, 10]]) {
+      for (const processor of [threads, inline]) {
+        const job = { segment: new Uint8Array(SEGMENT_SIZE), parity: new Uint8Array(8 * FRAGMENT_SIZE), present: Array.from({ length: 12 }, (_, c) => columns.includes(c)) };
+        for (const c of columns) {
+          if (c < 4) job.segment.set(segment.subarray(c * FRAGMENT_SIZE, (c + 1) * FRAGMENT_SIZE), c * FRAGMENT_SIZE);
+          else job.parity.set(parity.subarray((c - 4) * FRAGMENT_SIZE, (c - 3) * FRAGMENT_SIZE), (c - 4) * FRAGMENT_SIZE);
+        }
+        const result = await processor.rebuild(job);
+        expect(result.hash).toBe(hash);
+        expect(Buffer.from(result.segment).equals(segment)).toBe(true);
+      }
+    }
+    await expect(inline.rebuild({ segment: new Uint8Array(SEGMENT_SIZE), parity: new Uint8Array(8 * FRAGMENT_SIZE), present: [true, true, true] })).rejects.toThrow(/all 12/);
+  });
+
   it('refuses buffers of the wrong size', async () => {
     await expect(threads.encode({ segment: new Uint8Array(10), parity: new Uint8Array(8 * FRAGMENT_SIZE) })).rejects.toThrow(/SEGMENT_SIZE/);
     await expect(inline.encode({ segment: new Uint8Array(SEGMENT_SIZE), parity: new Uint8Array(10) })).rejects.toThrow(/parity/);

@@ -2,8 +2,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { loadErasureModuleFromDisk } from '../../../wasm/src/node.ts';
 import { SegmentBufferCache } from './segment-buffers.ts';
-import { buffersOf, SegmentCoder, type EncodeJob, type EncodeResult, type SegmentJob, type SegmentResult } from './segment.ts';
-import type { WorkerReply } from './segment-worker.ts';
+import { buffersOf, SegmentCoder, type EncodeJob, type EncodeResult, type RebuildJob, type RebuildResult, type SegmentJob, type SegmentResult } from './segment.ts';
+import { jobOf, type WorkerReply, type WorkerWork } from './segment-worker-protocol.ts';
 
 /** Runs segment jobs: in this thread, or on a pool of worker threads. Results come back per job, in any order. */
 export interface SegmentProcessor {
@@ -14,6 +14,8 @@ export interface SegmentProcessor {
   process(job: SegmentJob, signal?: AbortSignal): Promise<SegmentResult>;
   /** Regenerates a stored segment's fragments for dispatch (see SegmentCoder.encode). */
   encode(job: EncodeJob, signal?: AbortSignal): Promise<EncodeResult>;
+  /** Rebuilds a segment read back from fragments, some of them parity (see SegmentCoder.rebuild). */
+  rebuild(job: RebuildJob, signal?: AbortSignal): Promise<RebuildResult>;
   close(): Promise<void>;
 }
 
@@ -47,6 +49,10 @@ class InlineProcessor implements SegmentProcessor {
     signal?.throwIfAborted();
     return this.#coder.encode(job);
   }
+  async rebuild(job: RebuildJob, signal?: AbortSignal): Promise<RebuildResult> {
+    signal?.throwIfAborted();
+    return this.#coder.rebuild(job);
+  }
   async close(): Promise<void> {
     this.#coder.close();
   }
@@ -54,8 +60,8 @@ class InlineProcessor implements SegmentProcessor {
 
 interface Pending {
   id: number;
-  work: { job: SegmentJob } | { encode: EncodeJob };
-  resolve: (r: SegmentResult | EncodeResult) => void;
+  work: WorkerWork;
+  resolve: (r: SegmentResult | EncodeResult | RebuildResult) => void;
   reject: (e: Error) => void;
   signal?: AbortSignal;
 }
@@ -96,7 +102,11 @@ export class SegmentWorkerPool implements SegmentProcessor {
     return this.#submit({ encode: job }, signal) as Promise<EncodeResult>;
   }
 
-  #submit(work: Pending['work'], signal?: AbortSignal): Promise<SegmentResult | EncodeResult> {
+  rebuild(job: RebuildJob, signal?: AbortSignal): Promise<RebuildResult> {
+    return this.#submit({ rebuild: job }, signal) as Promise<RebuildResult>;
+  }
+
+  #submit(work: WorkerWork, signal?: AbortSignal): Promise<SegmentResult | EncodeResult | RebuildResult> {
     if (this.#closed) return Promise.reject(new Error('segment processor is closed'));
     signal?.throwIfAborted();
     return new Promise((resolve, reject) => {
@@ -114,7 +124,7 @@ export class SegmentWorkerPool implements SegmentProcessor {
       }
       const worker = this.#idle.pop()!;
       this.#running.set(worker, pending);
-      worker.postMessage({ id: pending.id, ...pending.work }, buffersOf('job' in pending.work ? pending.work.job : pending.work.encode));
+      worker.postMessage({ id: pending.id, ...pending.work }, buffersOf(jobOf(pending.work)));
     }
   }
 

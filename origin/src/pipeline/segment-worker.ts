@@ -1,22 +1,18 @@
 import { parentPort } from 'node:worker_threads';
 import { loadErasureModuleFromDisk } from '../../../wasm/src/node.ts';
-import { buffersOf, SegmentCoder, type EncodeJob, type EncodeResult, type SegmentJob, type SegmentResult } from './segment.ts';
+import { buffersOf, SegmentCoder } from './segment.ts';
+import { jobOf, type WorkerReply, type WorkerRequest } from './segment-worker-protocol.ts';
 
 /** Worker-thread entry of SegmentWorkerPool: one SegmentCoder per thread, one job at a time. */
-export type WorkerRequest = { id: number; job: SegmentJob } | { id: number; encode: EncodeJob };
-export type WorkerReply =
-  | { id: number; ok: true; result: SegmentResult | EncodeResult }
-  | { id: number; ok: false; error: { name: string; message: string } };
-
 const port = parentPort;
 if (!port) throw new Error('segment-worker.ts must run in a worker thread');
 const coder = new SegmentCoder((await loadErasureModuleFromDisk()).createCodec());
 
 port.on('message', (request: WorkerRequest) => {
-  const work = 'job' in request ? request.job : request.encode;
+  const work = jobOf(request);
   let reply: WorkerReply;
   try {
-    const result = 'job' in request ? coder.process(request.job) : coder.encode(request.encode);
+    const result = 'job' in request ? coder.process(request.job) : 'encode' in request ? coder.encode(request.encode) : coder.rebuild(request.rebuild);
     reply = { id: request.id, ok: true, result };
   } catch (err) {
     const e = err as Error;

@@ -31,6 +31,22 @@ export interface EncodeResult extends EncodeJob {
   fragments: string[];
 }
 
+/**
+ * A segment read back from 4 of its fragments, some of them parity: the fragments at hand are in place (data
+ * fragments in their quarter of `segment`, parity fragment p at p × FRAGMENT_SIZE of `parity`), `present` says which
+ * of the 12 those are. Both buffers pass to the processor and back.
+ */
+export interface RebuildJob {
+  segment: Uint8Array;
+  parity: Uint8Array;
+  present: boolean[];
+}
+
+export interface RebuildResult extends RebuildJob {
+  /** SHA-256 of the rebuilt segment, to check against the chain's record. */
+  hash: string;
+}
+
 export interface SegmentResult extends SegmentDigest {
   index: number;
   /** The job's buffer, handed back: now the stored segment exactly as its fragments were cut from it. */
@@ -80,6 +96,22 @@ export class SegmentCoder {
     return { ...job, fragments: this.#code(job.segment, job.parity) };
   }
 
+  /** Rebuilds the data fragments a RebuildJob lacks, into its segment, a column block at a time; then hashes it. */
+  rebuild(job: RebuildJob): RebuildResult {
+    const { segment, parity, present } = job;
+    if (segment.length !== SEGMENT_SIZE) throw new RangeError('segment buffer must be SEGMENT_SIZE bytes');
+    if (parity.length !== PARITY_SHARDS * FRAGMENT_SIZE) throw new RangeError('parity buffer must hold 8 fragments');
+    if (present.length !== DATA_SHARDS + PARITY_SHARDS) throw new RangeError('present must name all 12 fragments');
+    const column = (c: number, at: number) =>
+      c < DATA_SHARDS ? segment.subarray(c * FRAGMENT_SIZE + at, c * FRAGMENT_SIZE + at + BLOCK) : parity.subarray((c - DATA_SHARDS) * FRAGMENT_SIZE + at, (c - DATA_SHARDS) * FRAGMENT_SIZE + at + BLOCK);
+    for (let at = 0; at < FRAGMENT_SIZE; at += BLOCK) {
+      for (let c = 0; c < present.length; c++) if (present[c]) this.#workspace.shard(c).set(column(c, at));
+      this.#workspace.reconstruct(present, { dataOnly: true });
+      for (let c = 0; c < DATA_SHARDS; c++) if (!present[c]) column(c, at).set(this.#workspace.shard(c));
+    }
+    return { ...job, hash: sha256Hex(segment) };
+  }
+
   /** The 12 fragment hashes of `segment`; with `parityOut`, its parity fragments are kept there too. */
   #code(segment: Uint8Array, parityOut?: Uint8Array): string[] {
     const fragments: string[] = [];
@@ -104,7 +136,7 @@ export class SegmentCoder {
 }
 
 /** The buffers a job carries to a worker thread and back (transferred, never copied). */
-export function buffersOf(work: SegmentJob | EncodeJob): ArrayBuffer[] {
+export function buffersOf(work: SegmentJob | EncodeJob | RebuildJob): ArrayBuffer[] {
   return ('parity' in work ? [work.segment.buffer, work.parity.buffer] : [work.buffer.buffer]) as ArrayBuffer[];
 }
 

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { ReedSolomon } from '../../../wasm/src/erasure.ts';
 import type { SegmentCache } from '../cache/segment-cache.ts';
 import type { Chain, FileRecord } from '../chain/port.ts';
 import type { FragmentClient } from '../dispatch/fragment-client.ts';
 import type { NodeHealth } from '../dispatch/node-health.ts';
 import type { SegmentPeers } from '../p2p/segment-peers.ts';
-import { DATA_SHARDS, FRAGMENT_COUNT, FRAGMENT_SIZE, SEGMENT_SIZE } from '../pipeline/constants.ts';
+import { DATA_SHARDS, FRAGMENT_COUNT, FRAGMENT_SIZE, PARITY_SHARDS, SEGMENT_SIZE } from '../pipeline/constants.ts';
+import type { SegmentProcessor } from '../pipeline/processor.ts';
 import { SegmentBufferCache, SegmentLease } from '../pipeline/segment-buffers.ts';
 
 export class SegmentUnavailableError extends Error {
@@ -19,7 +19,8 @@ export interface RetrieverOptions {
   chain: Chain;
   client: FragmentClient;
   health: NodeHealth;
-  codec: ReedSolomon;
+  /** Rebuilds segments read back with parity fragments (off the event loop when it has worker threads). */
+  processor: SegmentProcessor;
   cache?: SegmentCache;
   /** Reads a segment still staged on this origin, if any (into `into`). */
   staged?: (fid: string, index: number, into: Uint8Array) => Promise<Uint8Array | undefined>;
@@ -108,9 +109,9 @@ export class Retriever {
         return fromPeer;
       }
     }
-    await this.#fromNodes(fid, spec, into, signal);
+    const segment = await this.#fromNodes(fid, spec, into, signal);
     this.#o.onSegment?.('storage-nodes');
-    return into;
+    return segment;
   }
 
   /** A cached segment's file went missing: drop the entry so the next read goes to the network. */
@@ -144,8 +145,12 @@ export class Retriever {
     return record;
   }
 
-  /** Fills `segment` (SEGMENT_SIZE) from storage nodes. */
-  async #fromNodes(fid: string, spec: FileRecord['segments'][number], segment: Uint8Array, signal?: AbortSignal): Promise<void> {
+  /**
+   * Fills `segment` (SEGMENT_SIZE) from storage nodes. Returns the buffer holding the segment: `segment`, or, when
+   * parity fragments were needed and the rebuild ran on a worker thread, the same memory come back from it (`segment`
+   * itself is then detached).
+   */
+  async #fromNodes(fid: string, spec: FileRecord['segments'][number], segment: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
     const endpoints = new Map((await this.#o.chain.miners({ signal })).map((m) => [m.account, m.endpoint]));
     // Data fragments first, then parity; nodes known to be failing last.
     const order = [...Array(FRAGMENT_COUNT).keys()].sort(
@@ -154,9 +159,14 @@ export class Retriever {
         Number(a >= DATA_SHARDS) - Number(b >= DATA_SHARDS) ||
         a - b,
     );
-    // Data fragments land straight in their quarter of the segment; parity fragments in their own buffers.
-    const target = (column: number) =>
-      column < DATA_SHARDS ? segment.subarray(column * FRAGMENT_SIZE, (column + 1) * FRAGMENT_SIZE) : new Uint8Array(FRAGMENT_SIZE);
+    // Data fragments land straight in their quarter of the segment; parity fragments in one buffer of their own,
+    // made on the first one (a whole ArrayBuffer, so it can go to a worker thread with the segment).
+    let parity: Uint8Array | undefined;
+    const target = (column: number) => {
+      if (column < DATA_SHARDS) return segment.subarray(column * FRAGMENT_SIZE, (column + 1) * FRAGMENT_SIZE);
+      parity ??= new Uint8Array(PARITY_SHARDS * FRAGMENT_SIZE);
+      return parity.subarray((column - DATA_SHARDS) * FRAGMENT_SIZE, (column - DATA_SHARDS + 1) * FRAGMENT_SIZE);
+    };
     const got = new Map<number, Uint8Array>();
     const abort = new AbortController();
     const fetchSignal = signal ? AbortSignal.any([signal, abort.signal]) : abort.signal;
@@ -213,14 +223,14 @@ export class Retriever {
     if ([...got.keys()].every((c) => c < DATA_SHARDS)) {
       // The segment is its four data fragments, each verified against its on-chain hash: nothing to decode, and
       // hashing 32 MiB again would only re-check what the uploader declared.
-      return;
+      return segment;
     }
-    // Missing data quarters are rebuilt in place, into the segment itself, and the result is checked whole.
-    const shards = Array.from({ length: FRAGMENT_COUNT }, (_, c) => got.get(c) ?? (c < DATA_SHARDS ? target(c) : null));
-    const present = shards.map((_, c) => got.has(c));
-    this.#o.codec.reconstructData(shards, { present });
-    const hash = createHash('sha256').update(segment).digest('hex');
-    if (hash !== spec.hash) throw new SegmentUnavailableError(`segment rebuilt from verified fragments hashes to ${hash}, not ${spec.hash}`);
+    // Missing data quarters are rebuilt into the segment itself and the result is checked whole, on a worker thread
+    // (decoding and hashing 32 MiB would hold the event loop for a large part of a second).
+    const present = Array.from({ length: FRAGMENT_COUNT }, (_, c) => got.has(c));
+    const rebuilt = await this.#o.processor.rebuild({ segment, parity: parity!, present }, signal);
+    if (rebuilt.hash !== spec.hash) throw new SegmentUnavailableError(`segment rebuilt from verified fragments hashes to ${rebuilt.hash}, not ${spec.hash}`);
+    return rebuilt.segment;
   }
 
   /** Fetches a fragment into `bytes` (FRAGMENT_SIZE) and checks its hash. */
