@@ -131,8 +131,8 @@ export async function startEdgeProcess(o: EdgeProcessOptions): Promise<EdgeProce
  * The front's glibc malloc keeps up to 256 MiB of freed memory instead of handing it back to the kernel at once. Every
  * read of an upload is a fresh 64 KiB Buffer, freed when V8 next collects; by default glibc returns the freed top of
  * its heap to the kernel (above 128 KiB) and the next reads fault the same memory in again. Through a 1 GiB upload
- * that was 43,000–77,000 page faults and 1.2–1.9 s of kernel time in the front on this VM, against 10,500–11,500 and
- * 0.6 s with the memory kept (docs/performance.md). A GLIBC_TUNABLES of the caller's own wins.
+ * that was 10,800–135,000 page faults and 0.6–2.8 s of kernel time in the front on this VM, against 9,100–12,800
+ * and 0.5–0.64 s with the memory kept (docs/performance.md). A GLIBC_TUNABLES of the caller's own wins.
  */
 export const FRONT_GLIBC_TUNABLES = 'glibc.malloc.trim_threshold=268435456';
 

@@ -173,7 +173,7 @@ export async function startCommand(argv: string[]): Promise<number> {
  * V8 flags for origin processes. An origin streams uploads through fresh 64 KiB socket Buffers whose memory V8 counts
  * as external, while it allocates little on the JavaScript heap. With V8's default young generation (semi-spaces that
  * grow to 16 MiB) no young collection runs during a burst of small uploads, the dead Buffers pile up as external
- * memory, and V8 answers with a major collection in the middle of an upload (8–25 ms, about once per 16 uploads of
+ * memory, and V8 answers with a major collection in the middle of an upload (6–25 ms, about once per 16 uploads of
  * 1 MiB). With 1 MiB semi-spaces a young collection runs every few uploads (0.5–1 ms) and frees them in time
  * (docs/performance.md). A standalone origin takes the same flag from NODE_OPTIONS (docs/configuration.md).
  */
