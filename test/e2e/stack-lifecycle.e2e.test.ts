@@ -12,10 +12,10 @@ describe('the local stack lifecycle', () => {
   it('runs the origin with its V8 flags, and removes a home it made itself when the stack stops', async () => {
     const stack = await startStack({ args: ['--no-edge'] });
     expect(existsSync(join(stack.home, 'stack.json'))).toBe(true);
-    // The origin runs with its small young generation (start.ts ORIGIN_NODE_FLAGS), the storage nodes without.
+    // The origin runs with its garbage-collector flags (start.ts ORIGIN_NODE_FLAGS), the storage nodes without.
     const { originProcesses, storageNodes } = stack.stack as unknown as { originProcesses: { pid: number }[]; storageNodes: { pid: number }[] };
     const argv = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    expect(ORIGIN_NODE_FLAGS).toEqual(['--max-semi-space-size=1']);
+    expect(ORIGIN_NODE_FLAGS).toEqual(['--max-semi-space-size=1', '--heap-growing-percent=100']);
     expect(argv(originProcesses[0].pid)).toEqual(expect.arrayContaining(ORIGIN_NODE_FLAGS));
     expect(argv(storageNodes[0].pid)).not.toEqual(expect.arrayContaining(ORIGIN_NODE_FLAGS));
     await stack.stop();
