@@ -170,9 +170,9 @@ export async function startCommand(argv: string[]): Promise<number> {
 }
 
 /**
- * V8 flags for origin processes. An origin streams uploads through fresh 64 KiB socket Buffers whose memory V8 counts
- * as external, while its JavaScript heap stays small (~28 MB). Measured on uploads through the stack
- * (docs/performance.md):
+ * V8 flags for the processes `deoss start` launches (the origins and the storage nodes), which stream object bytes
+ * through fresh 64 KiB socket Buffers whose memory V8 counts as external, while their JavaScript heaps stay small
+ * (the origin's ~28 MB). Measured through the stack (docs/performance.md):
  * - `--max-semi-space-size=1`: with V8's default young generation (semi-spaces that grow to 16 MiB) no young
  *   collection runs during a burst of small uploads, the dead Buffers pile up, and V8 answers with a major collection
  *   in the middle of an upload (6–25 ms, about once per 16 uploads of 1 MiB). With 1 MiB semi-spaces a young
@@ -180,10 +180,11 @@ export async function startCommand(argv: string[]): Promise<number> {
  * - `--heap-growing-percent=100`: V8 sizes the next major collection's trigger from the heap it kept and from how
  *   fast the program allocates; under a large upload that gave the origin 8–9 MB of room, and every young collection
  *   ended by starting a major one: 15–21 per 256 MiB upload, whose origin took 1.45–1.69 s of CPU. Letting the heap
- *   double first leaves 1–3 and 0.84–1.0 s.
- * A standalone origin needs them on node's command line (docs/configuration.md); NODE_OPTIONS refuses the second.
+ *   double first leaves 1–3 and 0.84–1.0 s; the storage nodes spent about a fifth less CPU taking its fragments.
+ * A standalone origin or storage node needs them on node's command line (docs/configuration.md); NODE_OPTIONS
+ * refuses the second.
  */
-export const ORIGIN_NODE_FLAGS = ['--max-semi-space-size=1', '--heap-growing-percent=100'];
+export const STREAMING_NODE_FLAGS = ['--max-semi-space-size=1', '--heap-growing-percent=100'];
 
 /** How long a process of the stack may take to print its ready line (12 nodes start at once on a busy machine). */
 const STARTUP_TIMEOUT_MS = 180_000;
@@ -191,7 +192,7 @@ const STARTUP_TIMEOUT_MS = 180_000;
 /** Starts `deoss <args>` as a child (recorded in `spawned`) and waits for the JSON line it prints when ready. */
 function launch(role: string, args: string[], env: NodeJS.ProcessEnv, spawned: ChildProcess[]): Promise<Child & Record<string, unknown>> {
   return new Promise((resolveReady, reject) => {
-    const child = spawn(process.execPath, [...(role === 'origin' ? ORIGIN_NODE_FLAGS : []), BIN, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...STREAMING_NODE_FLAGS, BIN, ...args], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     spawned.push(child);
     const lines = createInterface({ input: child.stdout! });
     // Cleared however the start ends: a pending timer would keep a failed `deoss start` alive for minutes.
