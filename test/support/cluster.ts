@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { provisionDevUser, DEV_TERRITORY, DEV_USER_SURI } from '../../origin/src/cli/dev-accounts.ts';
+import { STREAMING_NODE_FLAGS } from '../../origin/src/cli/start.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/deoss.mjs', import.meta.url));
 /** How long a process may take to print its ready line (12 nodes start at once on a shared 2-core machine). */
@@ -21,10 +22,10 @@ export interface ClusterProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `deoss <args>` as a real process and waits for its ready line. */
+/** Starts `deoss <args>` as a real process, with the V8 flags `deoss start` gives it, and waits for its ready line. */
 export function launch(args: string[], env: NodeJS.ProcessEnv): Promise<ClusterProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...STREAMING_NODE_FLAGS, BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d) => {
       stderr += d;
