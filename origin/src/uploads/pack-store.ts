@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, fdatasync, openSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { fileSource } from '../pipeline/source.ts';
 import { BatchedWriter, BodyTooLargeError, syncDirectory, writeDurably, writeSynced } from './durable-file.ts';
@@ -170,7 +172,9 @@ export class PackStore {
       const written: PackedRef = { ref: `pack-${pack.id}-${start}-${size}`, size, md5: member.md5 };
       pack.pending = { member, committed: new Promise<void>((resolve) => (commitEnded = resolve)) };
       p.onWritten?.(written);
-      const settled = await Promise.allSettled([data.datasync(), appendDurably(join(pack.dir, 'members'), memberLines([member]))]);
+      // The line is appended first (synchronously, see appendDurably): written while a sync of the data was under
+      // way, it could wait for that sync's journal commit.
+      const settled = await Promise.allSettled([appendDurably(join(pack.dir, 'members'), memberLines([member])), data.datasync()]);
       const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) {
         // Take the line back (it may be whole, torn, or durable ahead of bytes that are not).
@@ -450,13 +454,20 @@ export class EmptyObjectError extends Error {
   }
 }
 
+const fdatasyncAsync = promisify(fdatasync);
+
 async function appendDurably(path: string, line: string): Promise<void> {
-  const file = await open(path, 'a');
+  // The open and the append are synchronous (a line into the page cache, tens of microseconds) so that the sync is
+  // asked for at once and a commit's two syncs run together. As a chain of thread-pool calls, each step waiting for
+  // the event loop, the line's sync began only after the data's had ended: ~1.5 ms more per small PUT
+  // (docs/performance.md).
+  const fd = openSync(path, 'a');
   try {
-    await file.write(line);
-    await file.datasync();
+    const bytes = Buffer.from(line);
+    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
+    await fdatasyncAsync(fd);
   } finally {
-    await file.close();
+    closeSync(fd);
   }
 }
 
