@@ -26,8 +26,8 @@ export async function handleS3(e: EdgeContext, req: Request): Promise<Response> 
       return await preflight(e.env, op.bucket, req);
     }
     const principal = await authenticate(e, req);
-    const call: S3Call = { e, req, principal: principal?.principal };
-    const res = await dispatch(call, op, principal?.auth);
+    const call: S3Call = { e, req, principal: principal?.principal, payload: principal?.auth.payload };
+    const res = await dispatch(call, op);
     return bucket ? await withCors(e.env, bucket, req, res) : res;
   } catch (err) {
     const res = errorResponse(err, { requestId: e.requestId, resource: decodeURIComponentSafe(url.pathname), method: req.method });
@@ -49,9 +49,8 @@ async function authenticate(e: EdgeContext, req: Request): Promise<{ principal: 
   return auth && found ? { principal: found, auth } : undefined;
 }
 
-async function dispatch(call: S3Call, op: S3Operation, auth: AuthResult | undefined): Promise<Response> {
+async function dispatch(call: S3Call, op: S3Operation): Promise<Response> {
   // Exhaustive over S3Operation: a new kind without a handler fails the typecheck here.
-  const payload = auth?.payload;
   switch (op.kind) {
     case 'ListBuckets':
       return buckets.listBuckets(call);
@@ -92,7 +91,7 @@ async function dispatch(call: S3Call, op: S3Operation, auth: AuthResult | undefi
     case 'DeleteObjects':
       return objects.deleteObjects(call, op);
     case 'PutObject':
-      return objects.putObject(call, { ...op, payload });
+      return objects.putObject(call, { ...op, payload: call.payload });
     case 'CopyObject':
       return objects.copyObject(call, op);
     case 'GetObject':
@@ -108,7 +107,7 @@ async function dispatch(call: S3Call, op: S3Operation, auth: AuthResult | undefi
     case 'CreateMultipartUpload':
       return multipart.createMultipartUpload(call, op);
     case 'UploadPart':
-      return multipart.uploadPart(call, { ...op, payload });
+      return multipart.uploadPart(call, { ...op, payload: call.payload });
     case 'UploadPartCopy':
       return multipart.uploadPartCopy(call, op);
     case 'CompleteMultipartUpload':

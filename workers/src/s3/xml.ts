@@ -286,14 +286,14 @@ export function parseXml(input: string | Uint8Array, opts: XmlParseOptions = {})
 }
 
 /**
- * Reads a request body as text for XML parsing, refusing bodies over `maxBytes` without buffering them
- * (MaxMessageLengthExceeded). A missing or empty body gives ''.
+ * Reads a request body whole, refusing bodies over `maxBytes` without buffering them (MaxMessageLengthExceeded). A
+ * missing body gives no bytes.
  */
-export async function readXmlBody(
+export async function readBodyBytes(
   body: ReadableStream<Uint8Array> | null,
   opts: { maxBytes?: number; signal?: AbortSignal } = {},
-): Promise<string> {
-  if (!body) return '';
+): Promise<Uint8Array> {
+  if (!body) return new Uint8Array(0);
   const maxBytes = opts.maxBytes ?? MAX_XML_BODY_BYTES;
   const reader = body.getReader();
   const parts: Uint8Array[] = [];
@@ -321,6 +321,15 @@ export async function readXmlBody(
     all.set(p, off);
     off += p.byteLength;
   }
+  return all;
+}
+
+/** Reads a request body as UTF-8 text for XML parsing, at most `maxBytes` (see readBodyBytes). A missing or empty body gives ''. */
+export async function readXmlBody(
+  body: ReadableStream<Uint8Array> | null,
+  opts: { maxBytes?: number; signal?: AbortSignal } = {},
+): Promise<string> {
+  const all = await readBodyBytes(body, opts);
   try {
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(all);
   } catch {

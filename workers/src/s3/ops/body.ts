@@ -1,7 +1,8 @@
-import { checksumSpecFromHeaders, validateStream, type ChecksumSpec, type Digests } from '../checksums.ts';
+import { ChecksumAccumulator, checksumSpecFromHeaders, validateStream, verifyDigests, type ChecksumSpec, type Digests } from '../checksums.ts';
 import { s3Error } from '../errors.ts';
 import type { PayloadMode } from '../sigv4.ts';
-import { decodeAwsChunked } from '../aws-chunked.ts';
+import { awsChunkedOptionsFor, decodeAwsChunked } from '../aws-chunked.ts';
+import { MAX_XML_BODY_BYTES, readBodyBytes } from '../xml.ts';
 
 /** A request body ready to stream to the origin, and what to check once it has passed. */
 export interface Intake {
@@ -47,6 +48,38 @@ export function intake(req: Request, payload: PayloadMode | undefined, maxBytes:
   if (spec.algorithm === undefined) return { stream: req.body, length, spec, contentSha256 };
   const v = validateStream(req.body, { spec: { ...spec, contentMd5: undefined }, expectedLength: length, maxLength: maxBytes });
   return { stream: fixed(v.stream, length), length, spec, contentSha256, verified: () => v.verify() };
+}
+
+/**
+ * Reads a small request body whole (an XML document: DeleteObjects, CompleteMultipartUpload, a bucket's settings, a
+ * tag set), at most MAX_XML_BODY_BYTES, and checks it as uploads are checked: the signed SHA-256
+ * (x-amz-content-sha256), Content-MD5, an `x-amz-checksum-*` value, and aws-chunked framing with its chunk
+ * signatures and trailer. Without these checks a signature would cover the headers and not the body.
+ *
+ * `checksumHeaders: false` where `x-amz-checksum-*` headers describe something else (CompleteMultipartUpload: the
+ * object's checksum). In an aws-chunked body they always describe the body.
+ */
+export async function readSmallBody(req: Request, payload: PayloadMode | undefined, opts: { checksumHeaders?: boolean; maxBytes?: number } = {}): Promise<Uint8Array> {
+  const maxBytes = opts.maxBytes ?? MAX_XML_BODY_BYTES;
+  const declared = Number(req.headers.get('content-length') ?? 0);
+  if (declared > maxBytes) throw s3Error('MaxMessageLengthExceeded');
+  const chunked = awsChunkedOptionsFor(req.headers, payload);
+  if (chunked) {
+    if ((chunked.decodedLength ?? 0) > maxBytes) throw s3Error('MaxMessageLengthExceeded');
+    if (!req.body) throw s3Error('IncompleteBody', 'The aws-chunked body is missing.');
+    const d = decodeAwsChunked(req.body, chunked);
+    const [bytes] = await Promise.all([readBodyBytes(d.stream, { maxBytes, signal: req.signal }), d.done]);
+    return bytes;
+  }
+  const headers = checksumSpecFromHeaders(req.headers);
+  const spec: ChecksumSpec = opts.checksumHeaders === false ? { trailer: false, contentMd5: headers.contentMd5 } : headers;
+  const bytes = await readBodyBytes(req.body, { maxBytes, signal: req.signal });
+  const signedSha256 = payload?.mode === 'sha256' ? payload.sha256 : undefined;
+  const acc = new ChecksumAccumulator({ algorithms: spec.algorithm ? [spec.algorithm] : [], md5: spec.contentMd5 !== undefined, sha256: signedSha256 !== undefined });
+  if (acc.idle) return bytes;
+  await acc.update(bytes);
+  verifyDigests(await acc.finish(), spec, { expectedSha256Hex: signedSha256 });
+  return bytes;
 }
 
 /** Keeps Content-Length on a JS stream going to the origin (without it the body would go chunked). */

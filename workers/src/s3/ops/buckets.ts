@@ -12,6 +12,7 @@ import {
   type WebsiteConfiguration,
 } from '../xml.ts';
 import { accessControlPolicy, authorize, iso, ns, ownerXml, requireBucket, requirePrincipal, xmlResponse, type S3Call } from './common.ts';
+import { readSmallBody } from './body.ts';
 
 export async function listBuckets(call: S3Call): Promise<Response> {
   const principal = requirePrincipal(call);
@@ -27,7 +28,7 @@ export async function listBuckets(call: S3Call): Promise<Response> {
 /** CreateBucket: the name is claimed in the global registry first, then the bucket's own index is created. */
 export async function createBucket(call: S3Call, p: { bucket: string }): Promise<Response> {
   const principal = requirePrincipal(call);
-  const body = await call.req.text();
+  const body = new TextDecoder().decode(await readSmallBody(call.req, call.payload));
   if (body.trim()) {
     const { locationConstraint } = parseCreateBucketConfiguration(body);
     if (locationConstraint && locationConstraint !== call.e.config.s3Region) {
@@ -83,7 +84,7 @@ export async function putBucketAcl(call: S3Call, p: { bucket: string }): Promise
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'write');
   if (!call.req.headers.has('x-amz-acl')) {
-    const body = await call.req.text();
+    const body = new TextDecoder().decode(await readSmallBody(call.req, call.payload));
     if (body.trim()) throw s3Error('NotImplemented', 'Only canned ACLs (x-amz-acl: private | public-read) are supported.');
   }
   await ns(bucketIndex(call.e.env, p.bucket).setAcl(cannedAcl(call.req.headers.get('x-amz-acl'))));
@@ -99,7 +100,7 @@ export async function getBucketAcl(call: S3Call, p: { bucket: string }): Promise
 export async function putBucketCors(call: S3Call, p: { bucket: string }): Promise<Response> {
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'write');
-  const rules = parseCorsConfiguration(await call.req.text());
+  const rules = parseCorsConfiguration(await readSmallBody(call.req, call.payload));
   await ns(bucketIndex(call.e.env, p.bucket).putCors(rules));
   return new Response(null, { status: 200 });
 }
@@ -122,7 +123,7 @@ export async function deleteBucketCors(call: S3Call, p: { bucket: string }): Pro
 export async function putBucketWebsite(call: S3Call, p: { bucket: string }): Promise<Response> {
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'write');
-  const config = parseWebsiteConfiguration(await call.req.text());
+  const config = parseWebsiteConfiguration(await readSmallBody(call.req, call.payload));
   await ns(bucketIndex(call.e.env, p.bucket).putWebsite(toStored(config)));
   return new Response(null, { status: 200 });
 }

@@ -6,6 +6,7 @@ import type { BucketRecord, ObjectHeaders } from '../../namespace/types.ts';
 import { OriginError } from '../../upstream/origin-client.ts';
 import { S3Error, s3Error, isS3ErrorCode, type S3ErrorCode } from '../errors.ts';
 import type { ObjectWriteHeaders, SseCustomerKey } from '../parse.ts';
+import type { PayloadMode } from '../sigv4.ts';
 import { el, xmlDocument, type XmlNode } from '../xml.ts';
 
 /** Who signed the request (undefined: anonymous). */
@@ -22,6 +23,8 @@ export interface S3Call {
   e: EdgeContext;
   req: Request;
   principal?: Principal;
+  /** How the signature covers the body (undefined for anonymous requests). */
+  payload?: PayloadMode;
 }
 
 export function xmlResponse(root: XmlNode, status = 200, headers: Record<string, string> = {}): Response {

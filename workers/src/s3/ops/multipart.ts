@@ -4,7 +4,7 @@ import { s3Error } from '../errors.ts';
 import type { ObjectWriteHeaders, SseCustomerKey } from '../parse.ts';
 import type { PayloadMode } from '../sigv4.ts';
 import { el, parseCompleteMultipartUpload } from '../xml.ts';
-import { intake, checkContentMd5 } from './body.ts';
+import { intake, checkContentMd5, readSmallBody } from './body.ts';
 import {
   authorize,
   checkSseForRead,
@@ -157,7 +157,7 @@ export async function completeMultipartUpload(call: S3Call, p: { bucket: string;
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'write');
   const index = bucketIndex(call.e.env, p.bucket);
-  const { parts } = parseCompleteMultipartUpload(new Uint8Array(await call.req.arrayBuffer()));
+  const { parts } = parseCompleteMultipartUpload(await readSmallBody(call.req, call.payload, { checksumHeaders: false }));
   const upload = await ns(index.getUpload(p.key, p.uploadId)).catch(async (err) => {
     // A repeated Complete after success answers with the same result.
     const plan = await ns<CompletionPlan>(index.completeMultipart(p.key, p.uploadId, parts.map((x) => ({ partNumber: x.partNumber, etag: x.etag })))).catch(() => undefined);

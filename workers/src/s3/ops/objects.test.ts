@@ -6,7 +6,8 @@ import type { ObjectInput } from '../../namespace/types.ts';
 import { OriginClient } from '../../upstream/origin-client.ts';
 import { S3Error } from '../errors.ts';
 import type { S3Call } from './common.ts';
-import { copyObject, putObject } from './objects.ts';
+import { sha256Hex } from '../sigv4.ts';
+import { copyObject, deleteObjects, putObject } from './objects.ts';
 
 // PutObject against the real bucket index (a Durable Object) and an origin played by a fetch function: it answers
 // the two-line write-behind report (origin/src/api/internal.ts) and holds the commit line until the test says so.
@@ -86,7 +87,12 @@ async function setup() {
     const call: S3Call = { e, req, principal: { accessKeyId: 'AKID', account: OWNER, territory: 'default' } };
     return copyObject(call, { bucket, key, sourceBucket: bucket, sourceKey, metadataDirective: 'COPY', headers: { metadata: {} } });
   };
-  return { bucket, index, put, copy, commit: origin.commit, refs };
+  const deleteMany = (body: string, payload: S3Call['payload']) => {
+    const req = new Request(`http://s3.test/${bucket}?delete`, { method: 'POST', body });
+    const call: S3Call = { e, req, principal: { accessKeyId: 'AKID', account: OWNER, territory: 'default' }, payload };
+    return deleteObjects(call, { bucket });
+  };
+  return { bucket, index, put, copy, deleteMany, commit: origin.commit, refs };
 }
 
 const previous: ObjectInput = { size: 3, etag: 'c'.repeat(32), parts: [{ fid: 'b'.repeat(64), size: 3 }], metadata: { v: '1' } };
@@ -177,5 +183,22 @@ describe('CopyObject sharing its source\'s files', () => {
     await Promise.all(later.splice(0));
     expect(t.refs.retained).toEqual([previous.parts[0].fid, other.parts[0].fid]);
     expect(t.refs.released).toEqual([previous.parts[0].fid]);
+  });
+});
+
+describe('DeleteObjects', () => {
+  it('refuses a body that is not the one signed, and deletes nothing', async () => {
+    const t = await setup();
+    await t.index.putObject('keep', previous);
+    await t.index.putObject('gone', previous);
+    const signedFor = '<Delete><Object><Key>gone</Key></Object></Delete>';
+    const payload = { mode: 'sha256' as const, sha256: await sha256Hex(signedFor) };
+    const err = await t.deleteMany(signedFor.replace('gone', 'keep'), payload).catch((e: unknown) => e);
+    expect((err as S3Error).code).toBe('XAmzContentSHA256Mismatch');
+    expect(await t.index.getObject('keep')).toBeDefined();
+    const res = await t.deleteMany(signedFor, payload);
+    expect(await res.text()).toContain('<Key>gone</Key>');
+    expect(await t.index.getObject('gone')).toBeUndefined();
+    expect(await t.index.getObject('keep')).toBeDefined();
   });
 });

@@ -8,7 +8,7 @@ import { s3Error } from '../errors.ts';
 import type { ObjectWriteHeaders, SseCustomerKey } from '../parse.ts';
 import type { PayloadMode } from '../sigv4.ts';
 import { el, parseDelete } from '../xml.ts';
-import { checkContentMd5, EMPTY_MD5, intake } from './body.ts';
+import { checkContentMd5, EMPTY_MD5, intake, readSmallBody } from './body.ts';
 import {
   accessControlPolicy,
   authorize,
@@ -170,7 +170,7 @@ export async function deleteObject(call: S3Call, p: { bucket: string; key: strin
 export async function deleteObjects(call: S3Call, p: { bucket: string }): Promise<Response> {
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'write');
-  const request = parseDelete(new Uint8Array(await call.req.arrayBuffer()));
+  const request = parseDelete(await readSmallBody(call.req, call.payload));
   const result = await ns(bucketIndex(call.e.env, p.bucket).deleteObjects(request.objects.map((o) => o.key)));
   releaseFiles(call, bucket.owner, result.releasable.map((f) => f.fid));
   const deleted = request.quiet ? [] : result.deleted.map((d) => el('Deleted', [el('Key', d.key)]));
