@@ -241,6 +241,26 @@ describe('awscli', () => {
     expect(expired.body.toString()).toContain('Request has expired');
   });
 
+  it('tags objects and buckets', async () => {
+    const tagSet = async (args: string[]) => JSON.parse(await awsOk(args)).TagSet;
+    const objectTags = () => tagSet(['s3api', 'get-object-tagging', '--bucket', bucket, '--key', 'dir/a.bin']);
+    expect(await objectTags()).toEqual([]);
+    await awsOk(['s3api', 'put-object-tagging', '--bucket', bucket, '--key', 'dir/a.bin', '--tagging', JSON.stringify({ TagSet: [{ Key: 'project', Value: 'deoss edge' }, { Key: 'été', Value: '' }] })]);
+    expect(await objectTags()).toEqual([{ Key: 'project', Value: 'deoss edge' }, { Key: 'été', Value: '' }]);
+    const bad = await aws(['s3api', 'put-object-tagging', '--bucket', bucket, '--key', 'dir/a.bin', '--tagging', JSON.stringify({ TagSet: [{ Key: 'aws:owner', Value: 'x' }] })]);
+    expect(bad.stderr.toString()).toContain('InvalidTag');
+    expect(await objectTags()).toEqual([{ Key: 'project', Value: 'deoss edge' }, { Key: 'été', Value: '' }]);
+    await awsOk(['s3api', 'delete-object-tagging', '--bucket', bucket, '--key', 'dir/a.bin']);
+    expect(await objectTags()).toEqual([]);
+
+    const noTags = await aws(['s3api', 'get-bucket-tagging', '--bucket', bucket]);
+    expect(noTags.stderr.toString()).toContain('NoSuchTagSet');
+    await awsOk(['s3api', 'put-bucket-tagging', '--bucket', bucket, '--tagging', JSON.stringify({ TagSet: [{ Key: 'team', Value: 'storage' }] })]);
+    expect(await tagSet(['s3api', 'get-bucket-tagging', '--bucket', bucket])).toEqual([{ Key: 'team', Value: 'storage' }]);
+    await awsOk(['s3api', 'delete-bucket-tagging', '--bucket', bucket]);
+    expect((await aws(['s3api', 'get-bucket-tagging', '--bucket', bucket])).stderr.toString()).toContain('NoSuchTagSet');
+  });
+
   it("reads an object's ACL: its bucket's canned ACL", async () => {
     const grants = async () => JSON.parse(await awsOk(['s3api', 'get-object-acl', '--bucket', bucket, '--key', 'dir/a.bin'])).Grants;
     expect(await grants()).toEqual([{ Grantee: { ID: stack.stack.account, DisplayName: stack.stack.account, Type: 'CanonicalUser' }, Permission: 'FULL_CONTROL' }]);
@@ -599,6 +619,31 @@ print(json.dumps({'h1': [h1['ContentType'], h1['Metadata']], 'h2': [h2['ContentT
     expect(r.errors).toEqual([]);
     expect(r.left).not.toContain('copy.bin');
     expect(r.left).not.toContain('copy2.bin');
+  });
+
+  it('keeps tags given on upload, copy and multipart, and counts them on GET', async () => {
+    const r = await py(
+      `s3.put_object(Bucket=bucket, Key='tagged.bin', Body=b'tagged', Tagging='a=1&b=two%20words', WebsiteRedirectLocation='/elsewhere.html')
+get = s3.get_object(Bucket=bucket, Key='tagged.bin')
+head = s3.head_object(Bucket=bucket, Key='tagged.bin')
+tags = lambda key: [[t['Key'], t['Value']] for t in s3.get_object_tagging(Bucket=bucket, Key=key)['TagSet']]
+s3.copy_object(Bucket=bucket, Key='tagged-copy.bin', CopySource={'Bucket': bucket, 'Key': 'tagged.bin'})
+s3.copy_object(Bucket=bucket, Key='retagged-copy.bin', CopySource={'Bucket': bucket, 'Key': 'tagged.bin'}, TaggingDirective='REPLACE', Tagging='c=3')
+up = s3.create_multipart_upload(Bucket=bucket, Key='tagged-multi.bin', Tagging='m=yes')
+part = s3.upload_part(Bucket=bucket, Key='tagged-multi.bin', UploadId=up['UploadId'], PartNumber=1, Body=b'one part')
+s3.complete_multipart_upload(Bucket=bucket, Key='tagged-multi.bin', UploadId=up['UploadId'], MultipartUpload={'Parts': [{'PartNumber': 1, 'ETag': part['ETag']}]})
+print(json.dumps({'count': get.get('TagCount'), 'redirect': [get.get('WebsiteRedirectLocation'), head.get('WebsiteRedirectLocation')],
+                  'tags': tags('tagged.bin'), 'copy': tags('tagged-copy.bin'), 'replaced': tags('retagged-copy.bin'), 'multi': tags('tagged-multi.bin'),
+                  'copyRedirect': s3.head_object(Bucket=bucket, Key='tagged-copy.bin').get('WebsiteRedirectLocation')}))`,
+    );
+    expect(r.count).toBe(2);
+    expect(r.redirect).toEqual(['/elsewhere.html', '/elsewhere.html']);
+    expect(r.tags).toEqual([['a', '1'], ['b', 'two words']]);
+    expect(r.copy).toEqual([['a', '1'], ['b', 'two words']]);
+    expect(r.replaced).toEqual([['c', '3']]);
+    expect(r.multi).toEqual([['m', 'yes']]);
+    // A website redirect is not copied (as S3).
+    expect(r.copyRedirect).toBeNull();
   });
 
   it('presigns GET and PUT URLs that curl uses', async () => {

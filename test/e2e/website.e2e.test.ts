@@ -85,6 +85,8 @@ beforeAll(async () => {
     const out = await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: f.body, ContentType: f.type, CacheControl: f.cacheControl }));
     etags[key] = out.ETag!;
   }
+  // A page that moved: an empty object whose website redirect points at its new place.
+  await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'old-docs.html', Body: '', WebsiteRedirectLocation: '/docs/' }));
   await s3.send(
     new PutBucketWebsiteCommand({ Bucket: BUCKET, WebsiteConfiguration: { IndexDocument: { Suffix: 'index.html' }, ErrorDocument: { Key: '404.html' } } }),
   );
@@ -150,6 +152,15 @@ describe('a static website from a bucket, in Chromium', () => {
     expect(hop?.url()).toBe(site('/docs'));
     expect((await hop!.response())!.status()).toBe(302);
     expect((await hop!.response())!.headers().location).toBe('/docs/');
+  });
+
+  it('follows an object written as a redirect (x-amz-website-redirect-location)', async () => {
+    const hop = await get(`${BUCKET}.web.localhost`, '/old-docs.html');
+    expect(hop.status).toBe(301);
+    expect(hop.headers.location).toBe('/docs/');
+    const res = await page.goto(site('/old-docs.html'));
+    expect(res!.url()).toBe(site('/docs/'));
+    expect(await page.title()).toBe('Docs');
   });
 
   it('answers a missing page with the error document and status 404', async () => {

@@ -472,3 +472,60 @@ describe('BucketIndex: multipart uploads', () => {
     expect(p2.uploads.map((u) => u.key)).toEqual(['b', 'b']);
   });
 });
+
+describe('BucketIndex: tags and website redirects', () => {
+  it('keeps an object\'s tags and redirect with it, and replaces the tags alone', async () => {
+    const { stub } = await newBucket();
+    await stub.putObject('k', object(1, 10, { tags: [['a', '1'], ['b', 'two words']], websiteRedirectLocation: '/elsewhere' }));
+    const stored = (await stub.getObject('k'))!;
+    expect(stored.tags).toEqual([['a', '1'], ['b', 'two words']]);
+    expect(stored.websiteRedirectLocation).toBe('/elsewhere');
+    expect(await stub.putObjectTags('k', [['c', '3']])).toEqual([['c', '3']]);
+    const retagged = (await stub.getObject('k'))!;
+    expect(retagged.tags).toEqual([['c', '3']]);
+    // Nothing else changes, Last-Modified included.
+    expect(retagged.lastModified).toBe(stored.lastModified);
+    expect(retagged.websiteRedirectLocation).toBe('/elsewhere');
+    await stub.putObjectTags('k', []);
+    expect((await stub.getObject('k'))!.tags).toBeUndefined();
+    // An overwrite without tags has none.
+    await stub.putObjectTags('k', [['c', '3']]);
+    await stub.putObject('k', object(2));
+    expect((await stub.getObject('k'))!.tags).toBeUndefined();
+    expect(await codeOf(stub.putObjectTags('missing', [['a', '1']]))).toBe('NoSuchKey');
+  });
+
+  it('refuses tag sets S3 refuses', async () => {
+    const { stub } = await newBucket();
+    await stub.putObject('k', object(1));
+    const eleven = Array.from({ length: 11 }, (_, i): [string, string] => [`k${i}`, 'v']);
+    expect(await codeOf(stub.putObjectTags('k', eleven))).toBe('InvalidTag');
+    expect(await codeOf(stub.putObjectTags('k', [['a', '1'], ['a', '2']]))).toBe('InvalidTag');
+    expect(await codeOf(stub.putObject('j', object(2, 10, { tags: eleven })))).toBe('InvalidTag');
+    expect(await codeOf(stub.putBucketTags(Array.from({ length: 51 }, (_, i): [string, string] => [`k${i}`, 'v'])))).toBe('InvalidTag');
+  });
+
+  it('keeps bucket tags until they are removed', async () => {
+    const { stub } = await newBucket();
+    expect(await stub.getBucketTags()).toBeUndefined();
+    await stub.putBucketTags([['team', 'storage']]);
+    expect(await stub.getBucketTags()).toEqual([['team', 'storage']]);
+    await stub.putBucketTags(undefined);
+    expect(await stub.getBucketTags()).toBeUndefined();
+  });
+
+  it('adds the new columns to a bucket made before they existed, keeping its objects', async () => {
+    const { raw } = await newBucket();
+    await runInDurableObject(raw, async (instance: BucketIndex, state) => {
+      await instance.putObject('old', object(1));
+      for (const [table, column] of [['objects', 'tags'], ['objects', 'website_redirect'], ['bucket', 'tags']]) state.storage.sql.exec(`ALTER TABLE ${table} DROP COLUMN ${column}`);
+      const Index = instance.constructor as new (ctx: DurableObjectState, env: unknown) => BucketIndex;
+      const upgraded = new Index(state, env);
+      expect(await upgraded.getObject('old')).toMatchObject({ etag: md5hex(1) });
+      await upgraded.putObjectTags('old', [['a', '1']]);
+      expect((await upgraded.getObject('old'))!.tags).toEqual([['a', '1']]);
+      await upgraded.putBucketTags([['b', '2']]);
+      expect(await upgraded.getBucketTags()).toEqual([['b', '2']]);
+    });
+  });
+});

@@ -42,6 +42,7 @@ import {
   checkPartInput,
   checkPartNumber,
   checkTerritory,
+  checkTags,
   checkUploadHeaders,
   checkWebsite,
   clampCount,
@@ -63,6 +64,11 @@ export class BucketIndex extends DurableObject<NamespaceBindings> {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
     for (const statement of SCHEMA) this.#sql.exec(statement);
+    // Columns added after a bucket's tables were first made (its state persists across versions).
+    for (const [table, column] of ADDED_COLUMNS) {
+      const has = this.#sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`).toArray().some((c) => c.name === column);
+      if (!has) this.#sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} TEXT`);
+    }
   }
 
   // ---------------------------------------------------------------------------------------------------- bucket
@@ -221,6 +227,34 @@ export class BucketIndex extends DurableObject<NamespaceBindings> {
     if (!bucket) return {};
     checkKey(key);
     return { bucket, object: this.#objectOrUndefined(key) };
+  }
+
+  /**
+   * Replaces the tags of the object under `key` (none: removes them); NoSuchKey when there is none. The object is
+   * otherwise unchanged, Last-Modified included (as S3). Returns the tags now kept.
+   */
+  async putObjectTags(key: string, tags: [string, string][]): Promise<[string, string][]> {
+    this.#bucket();
+    checkKey(key);
+    checkTags(tags, L.maxObjectTags);
+    const kept = tags.map(([k, v]): [string, string] => [k, v]);
+    const changed = this.#sql.exec('UPDATE objects SET tags = ? WHERE key = ?', kept.length ? JSON.stringify(kept) : null, key).rowsWritten;
+    if (changed === 0) throw namespaceError('NoSuchKey', 'The specified key does not exist.');
+    return kept;
+  }
+
+  /** The bucket's tags, or undefined when it has none (GetBucketTagging: NoSuchTagSet). */
+  async getBucketTags(): Promise<[string, string][] | undefined> {
+    this.#bucket();
+    const row = this.#sql.exec<{ tags: string | null }>('SELECT tags FROM bucket WHERE id = 1').one();
+    return row.tags === null ? undefined : JSON.parse(row.tags);
+  }
+
+  /** Replaces the bucket's tags; undefined removes them. */
+  async putBucketTags(tags: [string, string][] | undefined): Promise<void> {
+    this.#bucket();
+    if (tags !== undefined) checkTags(tags, L.maxBucketTags);
+    this.#sql.exec('UPDATE bucket SET tags = ? WHERE id = 1', tags === undefined ? null : JSON.stringify(tags.map(([k, v]) => [k, v])));
   }
 
   /**
@@ -565,16 +599,17 @@ export class BucketIndex extends DurableObject<NamespaceBindings> {
       metadata: { ...(input.metadata ?? {}) },
       parts,
     };
-    for (const f of ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires', 'sseCustomerAlgorithm', 'sseCustomerKeyMd5'] as const) {
+    for (const f of ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires', 'sseCustomerAlgorithm', 'sseCustomerKeyMd5', 'websiteRedirectLocation'] as const) {
       if (input[f] !== undefined) (object as unknown as Record<string, string>)[f] = input[f];
     }
     if (input.checksum) object.checksum = { algorithm: input.checksum.algorithm, value: input.checksum.value, type: input.checksum.type };
     if (input.partsCount !== undefined) object.partsCount = input.partsCount;
+    if (input.tags?.length) object.tags = input.tags.map(([k, v]) => [k, v]);
     this.#sql.exec(
       `INSERT OR REPLACE INTO objects (key, fid, size, etag, last_modified, content_type, content_encoding, content_disposition,
          content_language, cache_control, expires, metadata, checksum_algorithm, checksum_value, checksum_type,
-         sse_algorithm, sse_key_md5, parts, parts_count)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         sse_algorithm, sse_key_md5, parts, parts_count, tags, website_redirect)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       key,
       object.fid,
       object.size,
@@ -594,6 +629,8 @@ export class BucketIndex extends DurableObject<NamespaceBindings> {
       object.sseCustomerKeyMd5 ?? null,
       JSON.stringify(parts.map((p) => [p.fid, p.size])),
       object.partsCount ?? null,
+      object.tags ? JSON.stringify(object.tags) : null,
+      object.websiteRedirectLocation ?? null,
     );
     if (current) this.#dropRefs(key, current.parts);
     for (const fid of new Set(parts.map((p) => p.fid))) this.#sql.exec('INSERT OR IGNORE INTO file_refs (fid, key) VALUES (?, ?)', fid, key);
@@ -657,12 +694,12 @@ returnNamespaceErrors(BucketIndex);
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS bucket (
      id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, owner TEXT NOT NULL, territory TEXT NOT NULL,
-     created INTEGER NOT NULL, acl TEXT NOT NULL, cors TEXT, website TEXT)`,
+     created INTEGER NOT NULL, acl TEXT NOT NULL, cors TEXT, website TEXT, tags TEXT)`,
   `CREATE TABLE IF NOT EXISTS objects (
      key TEXT NOT NULL PRIMARY KEY, fid TEXT, size INTEGER NOT NULL, etag TEXT NOT NULL, last_modified INTEGER NOT NULL,
      content_type TEXT, content_encoding TEXT, content_disposition TEXT, content_language TEXT, cache_control TEXT,
      expires TEXT, metadata TEXT NOT NULL, checksum_algorithm TEXT, checksum_value TEXT, checksum_type TEXT,
-     sse_algorithm TEXT, sse_key_md5 TEXT, parts TEXT NOT NULL, parts_count INTEGER)`,
+     sse_algorithm TEXT, sse_key_md5 TEXT, parts TEXT NOT NULL, parts_count INTEGER, tags TEXT, website_redirect TEXT)`,
   // Which keys point at each FID, so a replaced or deleted object's files are released only when unreferenced.
   `CREATE TABLE IF NOT EXISTS file_refs (fid TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (fid, key)) WITHOUT ROWID`,
   `CREATE TABLE IF NOT EXISTS uploads (
@@ -676,6 +713,13 @@ const SCHEMA = [
      PRIMARY KEY (upload_id, part_number)) WITHOUT ROWID`,
   `CREATE TABLE IF NOT EXISTS completed_uploads (
      upload_id TEXT NOT NULL PRIMARY KEY, key TEXT NOT NULL, etag TEXT NOT NULL, size INTEGER NOT NULL, completed INTEGER NOT NULL)`,
+];
+
+/** [table, column] pairs added to SCHEMA later (TEXT, NULL in existing rows); the constructor adds what is missing. */
+const ADDED_COLUMNS: [string, string][] = [
+  ['bucket', 'tags'],
+  ['objects', 'tags'],
+  ['objects', 'website_redirect'],
 ];
 
 type BucketRow = { name: string; owner: string; territory: string; created: number; acl: string; cors: string | null; website: string | null };
@@ -694,6 +738,8 @@ type ObjectRow = SummaryRow & {
   sse_key_md5: string | null;
   parts: string;
   parts_count: number | null;
+  tags: string | null;
+  website_redirect: string | null;
 };
 type UploadRow = {
   upload_id: string;
@@ -737,6 +783,8 @@ function objectOf(row: ObjectRow): ObjectRecord {
   if (row.sse_algorithm !== null) o.sseCustomerAlgorithm = row.sse_algorithm as 'AES256';
   if (row.sse_key_md5 !== null) o.sseCustomerKeyMd5 = row.sse_key_md5;
   if (row.parts_count !== null) o.partsCount = row.parts_count;
+  if (row.tags !== null) o.tags = JSON.parse(row.tags);
+  if (row.website_redirect !== null) o.websiteRedirectLocation = row.website_redirect;
   return o;
 }
 

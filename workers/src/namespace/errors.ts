@@ -26,6 +26,7 @@ export type NamespaceErrorCode =
   | 'InvalidPart'
   | 'InvalidPartOrder'
   | 'InvalidRequest'
+  | 'InvalidTag'
   | 'KeyTooLongError'
   | 'MalformedXML'
   | 'MetadataTooLarge'

@@ -31,6 +31,13 @@ export const NAMESPACE_LIMITS = {
   maxConfigBytes: 64 * 1024,
   /** Website routing rules per bucket (S3: 50). */
   maxRoutingRules: 50,
+  /** Tags on one object (S3: 10). */
+  maxObjectTags: 10,
+  /** Tags on one bucket (S3: 50). */
+  maxBucketTags: 50,
+  /** A tag's key and value: UTF-8 bytes each (S3 counts 128 and 256 characters; 4 bytes each at most). */
+  maxTagKeyBytes: 512,
+  maxTagValueBytes: 1024,
   /**
    * DeleteBucket discards unfinished multipart uploads (as AWS does) and hands their staged parts back for release.
    * Above this many staged parts it refuses instead (BucketNotEmpty), so one answer stays small: abort uploads first.

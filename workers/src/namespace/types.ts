@@ -79,6 +79,10 @@ export interface ObjectHeaders {
   /** SSE-C: the algorithm and the MD5 of the customer key (base64). The key itself is never stored. */
   sseCustomerAlgorithm?: 'AES256';
   sseCustomerKeyMd5?: string;
+  /** Object tags, [key, value] in the order given (`x-amz-tagging`, PutObjectTagging). */
+  tags?: [string, string][];
+  /** `x-amz-website-redirect-location`: where the bucket's website sends a request for this object (301). */
+  websiteRedirectLocation?: string;
 }
 
 /** What a caller writes with putObject / finishMultipart. */

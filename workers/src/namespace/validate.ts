@@ -50,7 +50,7 @@ export function checkTerritory(territory: unknown): asserts territory is string 
   }
 }
 
-const HEADER_FIELDS = ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires'] as const;
+const HEADER_FIELDS = ['contentType', 'contentEncoding', 'contentDisposition', 'contentLanguage', 'cacheControl', 'expires', 'websiteRedirectLocation'] as const;
 const CHECKSUMS = new Set(['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256']);
 
 function checkHeaderFields(h: Partial<ObjectHeaders>): void {
@@ -73,6 +73,19 @@ function checkHeaderFields(h: Partial<ObjectHeaders>): void {
   }
   if (h.sseCustomerKeyMd5 !== undefined && !/^[A-Za-z0-9+/]{22}==$/.test(h.sseCustomerKeyMd5)) {
     throw namespaceError('InvalidArgument', 'sseCustomerKeyMd5 must be the base64 MD5 of the key');
+  }
+  if (h.tags !== undefined) checkTags(h.tags, L.maxObjectTags);
+}
+
+/** A tag set: at most `max` [key, value] string pairs, keys unique and non-empty (the S3 layer checks S3's alphabet). */
+export function checkTags(tags: unknown, max: number): asserts tags is [string, string][] {
+  if (!Array.isArray(tags) || tags.length > max) throw namespaceError('InvalidTag', `a tag set is an array of at most ${max} [key, value] pairs`);
+  const keys = new Set<string>();
+  for (const t of tags) {
+    if (!Array.isArray(t) || t.length !== 2 || typeof t[0] !== 'string' || typeof t[1] !== 'string') throw namespaceError('InvalidTag', 'each tag is a [key, value] pair of strings');
+    if (t[0] === '' || utf8Length(t[0]) > L.maxTagKeyBytes || utf8Length(t[1]) > L.maxTagValueBytes) throw namespaceError('InvalidTag', 'The TagKey or TagValue you have provided is invalid');
+    if (keys.has(t[0])) throw namespaceError('InvalidTag', 'Cannot provide multiple Tags with the same key');
+    keys.add(t[0]);
   }
 }
 

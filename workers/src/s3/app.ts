@@ -10,6 +10,7 @@ import { preflight, withCors } from './ops/cors.ts';
 import * as listing from './ops/listing.ts';
 import * as multipart from './ops/multipart.ts';
 import * as objects from './ops/objects.ts';
+import * as tagging from './ops/tagging.ts';
 
 /**
  * The S3 API: authenticate (SigV4 header or presigned query), parse the request into a typed operation, run its
@@ -80,6 +81,12 @@ async function dispatch(call: S3Call, op: S3Operation): Promise<Response> {
       return buckets.putBucketWebsite(call, op);
     case 'DeleteBucketWebsite':
       return buckets.deleteBucketWebsite(call, op);
+    case 'GetBucketTagging':
+      return tagging.getBucketTagging(call, op);
+    case 'PutBucketTagging':
+      return tagging.putBucketTagging(call, op);
+    case 'DeleteBucketTagging':
+      return tagging.deleteBucketTagging(call, op);
     case 'ListObjectsV1':
       return listing.listObjectsV1(call, op);
     case 'ListObjectsV2':
@@ -104,6 +111,12 @@ async function dispatch(call: S3Call, op: S3Operation): Promise<Response> {
       return objects.getObjectAttributes(call, op);
     case 'GetObjectAcl':
       return objects.getObjectAcl(call, op);
+    case 'GetObjectTagging':
+      return tagging.getObjectTagging(call, op);
+    case 'PutObjectTagging':
+      return tagging.putObjectTagging(call, op);
+    case 'DeleteObjectTagging':
+      return tagging.deleteObjectTagging(call, op);
     case 'CreateMultipartUpload':
       return multipart.createMultipartUpload(call, op);
     case 'UploadPart':

@@ -151,7 +151,7 @@ describe('service and bucket operations', () => {
   });
 
   it('refuses unimplemented sub-resources and methods', () => {
-    for (const sub of ['policy', 'lifecycle', 'tagging', 'encryption', 'replication', 'notification', 'object-lock', 'logging', 'publicAccessBlock']) {
+    for (const sub of ['policy', 'lifecycle', 'encryption', 'replication', 'notification', 'object-lock', 'logging', 'publicAccessBlock']) {
       expect(codeOf(() => parse('GET', `/b1b?${sub}`)), sub).toBe('NotImplemented');
     }
     expect(codeOf(() => parse('PUT', '/b1b?versioning'))).toBe('NotImplemented');
@@ -218,7 +218,7 @@ describe('PutObject', () => {
       headers: {
         contentType: 'text/plain', contentEncoding: 'gzip', contentLanguage: 'en', contentDisposition: 'inline', cacheControl: 'max-age=60',
         expires: 'Wed, 21 Oct 2026 07:28:00 GMT', metadata: { color: 'blue', empty: '' }, acl: 'private', storageClass: 'STANDARD',
-        tagging: { a: '1', b: 'two words' }, serverSideEncryption: 'AES256', websiteRedirectLocation: '/other',
+        tagging: [['a', '1'], ['b', 'two words']], serverSideEncryption: 'AES256', websiteRedirectLocation: '/other',
       },
       checksum: { algorithm: 'CRC32', expected: 'AAAAAA==', contentMd5: '1B2M2Y8AsgTpgAmY7PhCfg==', trailer: false },
     });
@@ -248,7 +248,22 @@ describe('PutObject', () => {
     expect(codeOf(() => parse('PUT', '/b1b/k', { ...base, 'x-amz-website-redirect-location': 'ftp://x' }))).toBe('InvalidArgument');
     expect(codeOf(() => parse('PUT', '/b1b/k', { ...base, 'x-amz-checksum-crc32': 'AAAAAA==', 'x-amz-checksum-sha1': 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=' }))).toBe('InvalidRequest');
     expect(codeOf(() => parse('PUT', '/b1b/k?acl', { 'x-amz-acl': 'private' }))).toBe('NotImplemented');
-    expect(codeOf(() => parse('PUT', '/b1b/k?tagging', base))).toBe('NotImplemented');
+    expect(codeOf(() => parse('PUT', '/b1b/k', { ...base, 'x-amz-tagging': 'aws%3Aowner=me' }))).toBe('InvalidTag');
+    expect(codeOf(() => parse('PUT', '/b1b/k', { ...base, 'x-amz-tagging': 'a=%3Cscript%3E' }))).toBe('InvalidTag');
+    expect(codeOf(() => parse('PUT', '/b1b/k', { ...base, 'x-amz-tagging': `${'k'.repeat(129)}=v` }))).toBe('InvalidTag');
+  });
+
+  it('reads object and bucket tagging requests', () => {
+    expect(parse('GET', '/b1b/k?tagging')).toMatchObject({ kind: 'GetObjectTagging', bucket: 'b1b', key: 'k' });
+    expect(parse('PUT', '/b1b/k?tagging&versionId=null', { 'content-length': '10' })).toMatchObject({ kind: 'PutObjectTagging', key: 'k', versionId: 'null' });
+    expect(parse('DELETE', '/b1b/k?tagging')).toMatchObject({ kind: 'DeleteObjectTagging', key: 'k' });
+    expect(codeOf(() => parse('HEAD', '/b1b/k?tagging'))).toBe('MethodNotAllowed');
+    expect(parse('GET', '/b1b?tagging').kind).toBe('GetBucketTagging');
+    expect(parse('PUT', '/b1b?tagging').kind).toBe('PutBucketTagging');
+    expect(parse('DELETE', '/b1b?tagging').kind).toBe('DeleteBucketTagging');
+    // Tags with every character S3 allows, and Unicode letters and digits.
+    const op = as('PutObject', parse('PUT', '/b1b/k', { 'content-length': '0', 'x-amz-tagging': 'project=deoss%20edge&path=%2Fa%2Bb%3Dc.d_e%3Af%40g-h&%C3%A9t%C3%A9=%D9%A3' }));
+    expect(op.headers.tagging).toEqual([['project', 'deoss edge'], ['path', '/a+b=c.d_e:f@g-h'], ['été', '٣']]);
   });
 
   it('checks SSE-C headers, including the key MD5', async () => {

@@ -14,6 +14,7 @@
 import { CHECKSUM_ALGORITHMS, checksumSpecFromHeaders, fromBase64, md5Small, toBase64, type ChecksumAlgorithm, type ChecksumSpec } from './checksums.ts';
 import { S3Error } from './errors.ts';
 import { MAX_PART_NUMBER } from './xml.ts';
+import { MAX_OBJECT_TAGS, tagSet, type TagSet } from './tags.ts';
 
 /** Longest key, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024;
@@ -25,8 +26,6 @@ export const MAX_LIST_ENTRIES = 1000;
 export const MAX_LIST_BUCKETS = 10_000;
 /** Largest single PUT or part S3 accepts (5 GiB); deployments may enforce less in the handler. */
 export const MAX_SINGLE_PUT_BYTES = 5 * 1024 ** 3;
-/** Most object tags. */
-export const MAX_OBJECT_TAGS = 10;
 
 export const CANNED_ACLS = [
   'private',
@@ -109,7 +108,7 @@ export interface ObjectWriteHeaders {
   metadata: Record<string, string>;
   acl?: CannedAcl;
   storageClass?: StorageClass;
-  tagging?: Record<string, string>;
+  tagging?: TagSet;
   serverSideEncryption?: 'AES256';
   websiteRedirectLocation?: string;
 }
@@ -158,6 +157,9 @@ export type S3Operation =
   | (Located & { kind: 'GetBucketWebsite' })
   | (Located & { kind: 'PutBucketWebsite'; checksum: ChecksumSpec })
   | (Located & { kind: 'DeleteBucketWebsite' })
+  | (Located & { kind: 'GetBucketTagging' })
+  | (Located & { kind: 'PutBucketTagging' })
+  | (Located & { kind: 'DeleteBucketTagging' })
   | (ListCommon & { kind: 'ListObjectsV1'; marker?: string; maxKeys: number })
   | (ListCommon & { kind: 'ListObjectsV2'; continuationToken?: string; startAfter?: string; maxKeys: number; fetchOwner: boolean })
   | (ListCommon & { kind: 'ListObjectVersions'; keyMarker?: string; versionIdMarker?: string; maxKeys: number })
@@ -192,6 +194,9 @@ export type S3Operation =
   | (ObjectRead & { kind: 'HeadObject' })
   | (ObjectLocated & { kind: 'DeleteObject'; versionId?: string; ifMatch?: string })
   | (ObjectLocated & { kind: 'GetObjectAcl'; versionId?: string })
+  | (ObjectLocated & { kind: 'GetObjectTagging'; versionId?: string })
+  | (ObjectLocated & { kind: 'PutObjectTagging'; versionId?: string })
+  | (ObjectLocated & { kind: 'DeleteObjectTagging'; versionId?: string })
   | (ObjectLocated & {
       kind: 'GetObjectAttributes';
       versionId?: string;
@@ -526,19 +531,11 @@ function cannedAcl(h: Headers): CannedAcl | undefined {
   return acl as CannedAcl;
 }
 
-function tagging(h: Headers): Record<string, string> | undefined {
+/** `x-amz-tagging`: a URL query string of tags (`a=1&b=two%20words`). */
+function tagging(h: Headers): TagSet | undefined {
   const raw = h.get('x-amz-tagging');
   if (raw === null) return undefined;
-  const tags: Record<string, string> = {};
-  let count = 0;
-  for (const [k, v] of new URLSearchParams(raw)) {
-    if (Object.hasOwn(tags, k)) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key');
-    if (k.length < 1 || k.length > 128) throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid');
-    if (v.length > 256) throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid');
-    tags[k] = v;
-    if (++count > MAX_OBJECT_TAGS) throw new S3Error('InvalidTag', `Object tags cannot be greater than ${MAX_OBJECT_TAGS}`);
-  }
-  return tags;
+  return tagSet(new URLSearchParams(raw), MAX_OBJECT_TAGS);
 }
 
 function contentLength(h: Headers, name: string): number | undefined {
@@ -690,7 +687,7 @@ function checksumType(h: Headers, algorithm: ChecksumAlgorithm | undefined): 'CO
 const UNSUPPORTED_SUBRESOURCES = [
   'accelerate', 'analytics', 'encryption', 'intelligent-tiering', 'inventory', 'legal-hold', 'lifecycle', 'logging',
   'metrics', 'notification', 'object-lock', 'ownershipControls', 'policy', 'policyStatus', 'publicAccessBlock',
-  'replication', 'requestPayment', 'restore', 'retention', 'select', 'select-type', 'tagging', 'torrent', 'session',
+  'replication', 'requestPayment', 'restore', 'retention', 'select', 'select-type', 'torrent', 'session',
   'metadataTable', 'metadataConfiguration', 'renameObject', 'abac',
 ];
 
@@ -769,6 +766,7 @@ function bucketOperation(method: string, q: URLSearchParams, h: Headers, located
       if (q.has('location')) return { ...located, kind: 'GetBucketLocation' };
       if (q.has('cors')) return { ...located, kind: 'GetBucketCors' };
       if (q.has('website')) return { ...located, kind: 'GetBucketWebsite' };
+      if (q.has('tagging')) return { ...located, kind: 'GetBucketTagging' };
       if (q.has('acl')) return { ...located, kind: 'GetBucketAcl' };
       if (q.has('versioning')) return { ...located, kind: 'GetBucketVersioning' };
       if (q.has('uploads')) {
@@ -817,6 +815,7 @@ function bucketOperation(method: string, q: URLSearchParams, h: Headers, located
     case 'PUT': {
       if (q.has('cors')) return { ...located, kind: 'PutBucketCors', checksum: checksumSpecFromHeaders(h) };
       if (q.has('website')) return { ...located, kind: 'PutBucketWebsite', checksum: checksumSpecFromHeaders(h) };
+      if (q.has('tagging')) return { ...located, kind: 'PutBucketTagging' };
       if (q.has('acl')) {
         const acl = cannedAcl(h);
         if (!acl) {
@@ -836,6 +835,7 @@ function bucketOperation(method: string, q: URLSearchParams, h: Headers, located
     case 'DELETE':
       if (q.has('cors')) return { ...located, kind: 'DeleteBucketCors' };
       if (q.has('website')) return { ...located, kind: 'DeleteBucketWebsite' };
+      if (q.has('tagging')) return { ...located, kind: 'DeleteBucketTagging' };
       return { ...located, kind: 'DeleteBucket' };
     case 'POST':
       if (q.has('delete')) return { ...located, kind: 'DeleteObjects', checksum: checksumSpecFromHeaders(h) };
@@ -859,6 +859,12 @@ function objectOperation(method: string, q: URLSearchParams, h: Headers, located
         // An object's ACL is its bucket's (objects inherit the bucket's canned ACL): readable, not settable.
         if (method === 'HEAD') throw new S3Error('MethodNotAllowed');
         const op: S3Op<'GetObjectAcl'> = { ...located, kind: 'GetObjectAcl' };
+        if (versionId !== undefined) op.versionId = versionId;
+        return op;
+      }
+      if (q.has('tagging')) {
+        if (method === 'HEAD') throw new S3Error('MethodNotAllowed');
+        const op: S3Op<'GetObjectTagging'> = { ...located, kind: 'GetObjectTagging' };
         if (versionId !== undefined) op.versionId = versionId;
         return op;
       }
@@ -898,6 +904,11 @@ function objectOperation(method: string, q: URLSearchParams, h: Headers, located
     }
     case 'PUT': {
       if (q.has('acl')) throw new S3Error('NotImplemented', 'Object ACLs are not implemented; objects inherit the bucket\'s canned ACL.');
+      if (q.has('tagging')) {
+        const op: S3Op<'PutObjectTagging'> = { ...located, kind: 'PutObjectTagging' };
+        if (versionId !== undefined) op.versionId = versionId;
+        return op;
+      }
       const copySource = h.get('x-amz-copy-source');
       if (uploadId !== null || q.has('partNumber')) {
         if (uploadId === null) throw invalidArgument('Upload ID must be given with partNumber', 'uploadId', '');
@@ -963,6 +974,11 @@ function objectOperation(method: string, q: URLSearchParams, h: Headers, located
     }
     case 'DELETE': {
       if (uploadId !== null) return { ...located, kind: 'AbortMultipartUpload', uploadId };
+      if (q.has('tagging')) {
+        const op: S3Op<'DeleteObjectTagging'> = { ...located, kind: 'DeleteObjectTagging' };
+        if (versionId !== undefined) op.versionId = versionId;
+        return op;
+      }
       const op: S3Op<'DeleteObject'> = { ...located, kind: 'DeleteObject' };
       if (versionId !== undefined) op.versionId = versionId;
       const ifMatch = h.get('if-match');

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { S3Error } from './errors.ts';
 import {
   corsConfigurationXml, el, escapeXml, parseCompleteMultipartUpload, parseCorsConfiguration,
-  parseCreateBucketConfiguration, parseDelete, parseWebsiteConfiguration, parseXml, readXmlBody,
-  S3_XML_NAMESPACE, unquoteEtag, websiteConfigurationXml, xmlDocument,
+  parseCreateBucketConfiguration, parseDelete, parseTagging, parseWebsiteConfiguration, parseXml, readXmlBody,
+  S3_XML_NAMESPACE, taggingXml, unquoteEtag, websiteConfigurationXml, xmlDocument,
 } from './xml.ts';
 
 function codeOf(fn: () => unknown): string {
@@ -142,6 +142,32 @@ describe('Delete', () => {
     expect(codeOf(() => parseDelete('<Delete></Delete>'))).toBe('MalformedXML');
     expect(codeOf(() => parseDelete('<Delete><Object><Key></Key></Object></Delete>'))).toBe('MalformedXML');
     expect(codeOf(() => parseDelete('<Delete><Quiet>maybe</Quiet><Object><Key>k</Key></Object></Delete>'))).toBe('MalformedXML');
+  });
+});
+
+describe('Tagging', () => {
+  const tagging = (tags: string) => `<Tagging xmlns="${S3_XML_NAMESPACE}"><TagSet>${tags}</TagSet></Tagging>`;
+  const tag = (k: string, v?: string) => `<Tag><Key>${k}</Key>${v === undefined ? '' : `<Value>${v}</Value>`}</Tag>`;
+
+  it('reads a tag set as sent and round-trips through the builder', () => {
+    const tags = parseTagging(tagging(tag('project', 'deoss edge') + tag(' padded ', '') + tag('empty') + tag('path', '/a+b=c.d_e:f@g-h')), 10);
+    expect(tags).toEqual([['project', 'deoss edge'], [' padded ', ''], ['empty', ''], ['path', '/a+b=c.d_e:f@g-h']]);
+    expect(parseTagging(xmlDocument(taggingXml(tags)), 10)).toEqual(tags);
+    expect(parseTagging(tagging(''), 10)).toEqual([]);
+  });
+
+  it('refuses what S3 refuses', () => {
+    const eleven = Array.from({ length: 11 }, (_, i) => tag(`k${i}`, 'v')).join('');
+    expect(codeOf(() => parseTagging(tagging(eleven), 10))).toBe('InvalidTag');
+    expect(parseTagging(tagging(eleven), 50)).toHaveLength(11);
+    expect(codeOf(() => parseTagging(tagging(tag('a', '1') + tag('a', '2')), 10))).toBe('InvalidTag');
+    expect(codeOf(() => parseTagging(tagging(tag('aws:createdBy', 'me')), 10))).toBe('InvalidTag');
+    expect(codeOf(() => parseTagging(tagging(tag('', 'v')), 10))).toBe('InvalidTag');
+    expect(codeOf(() => parseTagging(tagging(tag('k', 'a&amp;b')), 10))).toBe('InvalidTag');
+    expect(codeOf(() => parseTagging(tagging(tag('k', 'v'.repeat(257))), 10))).toBe('InvalidTag');
+    expect(codeOf(() => parseTagging(tagging('<Tag><Value>v</Value></Tag>'), 10))).toBe('MalformedXML');
+    expect(codeOf(() => parseTagging('<Tagging></Tagging>', 10))).toBe('MalformedXML');
+    expect(codeOf(() => parseTagging('<TagSet></TagSet>', 10))).toBe('MalformedXML');
   });
 });
 

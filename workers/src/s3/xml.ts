@@ -1,6 +1,6 @@
 /**
  * XML for the S3 API: an escaping builder for responses, a small safe parser for request bodies, and typed readers
- * for the bodies S3 accepts (CompleteMultipartUpload, Delete, CORSConfiguration, WebsiteConfiguration,
+ * for the bodies S3 accepts (CompleteMultipartUpload, Delete, CORSConfiguration, WebsiteConfiguration, Tagging,
  * CreateBucketConfiguration).
  *
  * The parser accepts the XML that S3 clients send and nothing more: no DOCTYPE (so no entity expansion or external
@@ -12,6 +12,7 @@
  *   const { parts } = parseCompleteMultipartUpload(await readXmlBody(req.body));
  */
 import { S3Error } from './errors.ts';
+import { tagSet, type TagSet } from './tags.ts';
 
 export const S3_XML_NAMESPACE = 'http://s3.amazonaws.com/doc/2006-03-01/';
 
@@ -460,6 +461,30 @@ export function parseDelete(xml: string | Uint8Array | XmlElement): DeleteReques
   if (objects.length === 0) throw malformed('Delete needs at least one <Object>');
   if (objects.length > MAX_DELETE_OBJECTS) throw malformed(`Delete names more than ${MAX_DELETE_OBJECTS} objects`);
   return { objects, quiet };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tagging
+
+/** Reads a PutObjectTagging or PutBucketTagging body: `<Tagging><TagSet><Tag><Key/><Value/></Tag>…</TagSet></Tagging>`. */
+export function parseTagging(xml: string | Uint8Array | XmlElement, maxTags: number): TagSet {
+  const root = parseRoot(xml, 'Tagging');
+  const set = only(root, 'TagSet');
+  if (!set) throw malformed('Tagging needs a <TagSet>');
+  // Keys and values are kept as sent (a tag may hold spaces at either end).
+  return tagSet(
+    childrenNamed(set, 'Tag').map((t): [string, string] => {
+      const key = rawText(t, 'Key');
+      if (key === undefined) throw malformed('each <Tag> needs a <Key>');
+      return [key, rawText(t, 'Value') ?? ''];
+    }),
+    maxTags,
+  );
+}
+
+/** The GetObjectTagging / GetBucketTagging body (pass to `xmlDocument`). */
+export function taggingXml(tags: TagSet): XmlNode {
+  return el('Tagging', [el('TagSet', tags.map(([key, value]) => el('Tag', [el('Key', key), el('Value', value)])))]);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ export function websiteBucket(host: string, e: EdgeContext): string | undefined 
 /**
  * Serves a bucket as a static website, as S3 website endpoints do: the index document for directories, a 302 from
  * `dir` to `dir/` when `dir/index.html` exists, routing-rule and redirect-all redirects, and the error document
- * with a 404. Only GET and HEAD; objects are public through the website, so anonymous readers are fine. A bucket
+ * with a 404, a 301 for an object written with `x-amz-website-redirect-location`. Only GET and HEAD; objects are public through the website, so anonymous readers are fine. A bucket
  * serves as a website when it has a website configuration or is public-read (then with `index.html` as index).
  */
 export async function serveWebsite(e: EdgeContext, bucket: string, request: Request): Promise<Response> {
@@ -51,6 +51,8 @@ export async function serveWebsite(e: EdgeContext, bucket: string, request: Requ
   if (redirect) return redirect;
   const target = key === '' || key.endsWith('/') ? `${key}${config.indexDocument.suffix}` : key;
   const found = await index.getObject(target);
+  // An object written with x-amz-website-redirect-location is a redirect on the website (S3 answers 301).
+  if (found?.websiteRedirectLocation !== undefined) return new Response(null, { status: 301, headers: { Location: found.websiteRedirectLocation } });
   if (found) return serve(e, found, request, 200, info.owner);
   // `docs` → `docs/` when `docs/index.html` exists, so relative links in the index resolve.
   if (!key.endsWith('/') && key !== '' && (await index.getObject(`${key}/${config.indexDocument.suffix}`))) {

@@ -131,6 +131,8 @@ export function storedHeaders(w: ObjectWriteHeaders): ObjectHeaders {
     cacheControl: w.cacheControl,
     expires: w.expires,
     metadata: w.metadata,
+    tags: w.tagging,
+    websiteRedirectLocation: w.websiteRedirectLocation,
   };
 }
 

@@ -150,6 +150,9 @@ export async function getObject(call: S3Call, p: { bucket: string; key: string; 
     defaultCacheControl: bucket.acl === 'public-read' ? call.e.config.publicCacheControl : undefined,
     owner: bucket.owner,
   });
+  if (object.websiteRedirectLocation !== undefined) res.headers.set('x-amz-website-redirect-location', object.websiteRedirectLocation);
+  // GetObject tells how many tags the object has (HeadObject does not, as S3).
+  if (p.method === 'GET' && object.tags?.length && (res.status === 200 || res.status === 206)) res.headers.set('x-amz-tagging-count', String(object.tags.length));
   // The stored checksum covers the whole object: only a full (200) answer carries it.
   if (object.checksum && res.status === 200 && call.req.headers.get('x-amz-checksum-mode')?.toUpperCase() === 'ENABLED') {
     res.headers.set(`x-amz-checksum-${object.checksum.algorithm.toLowerCase()}`, object.checksum.value);
@@ -192,6 +195,7 @@ export async function copyObject(
     sourceBucket: string;
     sourceKey: string;
     metadataDirective: 'COPY' | 'REPLACE';
+    taggingDirective?: 'COPY' | 'REPLACE';
     headers: ObjectWriteHeaders;
     sseCustomer?: SseCustomerKey;
     sourceSseCustomer?: SseCustomerKey;
@@ -204,7 +208,7 @@ export async function copyObject(
   const sourceSse = p.sourceSseCustomer;
   const sse = p.sseCustomer;
   const same = p.bucket === p.sourceBucket && p.key === p.sourceKey;
-  if (same && p.metadataDirective === 'COPY' && !sse && !sourceSse) {
+  if (same && p.metadataDirective === 'COPY' && !sse && !sourceSse && p.headers.websiteRedirectLocation === undefined) {
     throw s3Error('InvalidRequest', "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.");
   }
   const sourceIndex = bucketIndex(call.e.env, p.sourceBucket);
@@ -235,6 +239,9 @@ export async function copyObject(
     }
   }
   const headers: ObjectHeaders = p.metadataDirective === 'REPLACE' ? storedHeaders(p.headers) : pickHeaders(source);
+  // Tags follow their own directive. A website redirect is never copied (as S3): the copy has this request's, if any.
+  headers.tags = p.taggingDirective === 'REPLACE' ? p.headers.tagging : source.tags;
+  headers.websiteRedirectLocation = p.headers.websiteRedirectLocation;
   let input: ObjectInput;
   if (shared) {
     input = { ...headers, size: source.size, etag: source.etag, parts: source.parts, ...(source.partsCount ? { partsCount: source.partsCount } : {}), ...(source.checksum ? { checksum: source.checksum } : {}) };
