@@ -46,6 +46,12 @@ export interface OriginConfig {
   /** Staged parts of uploads never completed are removed after this long, ms. Env DEOSS_PART_MAX_AGE_MS. @default 7 days */
   partMaxAgeMs: number;
   /**
+   * How long the SSE-C key of a staged part is held in memory after the last part staged with it, so that a
+   * CompleteMultipartUpload without the key can merge the parts (uploads/part-key-memory.ts); 0 holds none.
+   * Env DEOSS_PART_KEY_MEMORY_MS. @default 1 hour
+   */
+  partKeyMemoryMs: number;
+  /**
    * Write-behind for the edge's unencrypted objects (uploads/pack-store.ts): answer once the raw bytes are durable
    * on the origin, code and dispatch afterwards, small objects packed together. Env DEOSS_WRITE_BEHIND=on|off. @default on
    */
@@ -158,6 +164,7 @@ export function originConfig(overrides: Partial<OriginConfig> = {}, env: NodeJS.
     edgeSecret: env.DEOSS_EDGE_SECRET || undefined,
     maxPartBytes: int(env.DEOSS_MAX_PART_BYTES, 5 * GiB),
     partMaxAgeMs: int(env.DEOSS_PART_MAX_AGE_MS, 7 * 24 * 3600 * 1000),
+    partKeyMemoryMs: int(env.DEOSS_PART_KEY_MEMORY_MS, 3600 * 1000),
     writeBehind: flag('DEOSS_WRITE_BEHIND', true),
     packObjectMaxBytes: int(env.DEOSS_PACK_OBJECT_MAX_BYTES, 8 * 1024 * 1024),
     packMaxAgeMs: int(env.DEOSS_PACK_MAX_AGE_MS, 1000),

@@ -19,6 +19,7 @@ import { noPeers, type SegmentPeers } from './p2p/segment-peers.ts';
 import { Retriever } from './retrieve/retriever.ts';
 import { UploadJournal } from './uploads/journal.ts';
 import { PackStore } from './uploads/pack-store.ts';
+import { PartKeyMemory } from './uploads/part-key-memory.ts';
 import { PartStore } from './uploads/part-store.ts';
 import { deleteOwnedFile } from './api/stored.ts';
 import { UploadService } from './uploads/upload-service.ts';
@@ -99,6 +100,7 @@ export async function startOrigin(config: OriginConfig, components: OriginCompon
     gateway: chain.account,
     uploads,
     parts,
+    partKeys: new PartKeyMemory({ ttlMs: config.partKeyMemoryMs }),
     retriever,
     cache,
     peers,

@@ -234,6 +234,20 @@ describe('origin refuses bad input clearly and loses nothing', () => {
     expect(raw.includes(Buffer.from('top secret'))).toBe(false);
     expect((await internal('POST', '/internal/compose', {}, '{"owner":1}')).status).toBe(400);
 
+    // A Complete without the key (awscli, boto3): the origin uses the key it holds, in memory, for these parts.
+    const heldParts = [await stage(Buffer.from('held '.repeat(2000)), { 'X-Deoss-Sse-Key': key }), await stage(Buffer.from('tail'), { 'X-Deoss-Sse-Key': key })];
+    const held = await internal('POST', '/internal/compose', { 'X-Deoss-Sse-Key-Held': '1' }, JSON.stringify({ ...owner, sources: heldParts.map((p) => ({ part: p.handle })) }));
+    expect(held.status).toBe(200);
+    const heldObject = (await held.json()) as { fid: string };
+    const heldPlain = await internal('GET', `/internal/object/${heldObject.fid}`, { 'X-Deoss-Sse-Key': key });
+    expect(Buffer.from(await heldPlain.arrayBuffer()).toString()).toBe(`${'held '.repeat(2000)}tail`);
+    // Parts staged under two keys have no one key to use.
+    const otherKey = randomBytes(32).toString('base64');
+    const mixed = [await stage(Buffer.from('one'), { 'X-Deoss-Sse-Key': key }), await stage(Buffer.from('two'), { 'X-Deoss-Sse-Key': otherKey })];
+    const refused = await internal('POST', '/internal/compose', { 'X-Deoss-Sse-Key-Held': '1' }, JSON.stringify({ ...owner, sources: mixed.map((p) => ({ part: p.handle })) }));
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain('send the SSE-C key headers');
+
     // Releasing a FID deletes it on chain once stored; a second release finds nothing.
     const until = Date.now() + 60_000;
     while (Date.now() < until) {

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -116,6 +116,23 @@ async function curl(args: string[]): Promise<{ status: number; body: Buffer }> {
   const text = r.stdout;
   const nl = text.lastIndexOf(10);
   return { status: Number(text.subarray(nl + 1).toString()), body: text.subarray(0, nl) };
+}
+
+/** For each needle, the files under `dir` modified since `since` (ms) whose bytes contain it. */
+async function filesHolding(dir: string, since: number, needles: Buffer[]): Promise<string[][]> {
+  const found: string[][] = needles.map(() => []);
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    const info = await stat(path).catch(() => undefined);
+    if (!info || info.mtimeMs < since) continue;
+    const bytes = await readFile(path).catch(() => undefined);
+    if (!bytes) continue;
+    needles.forEach((needle, i) => {
+      if (bytes.includes(needle)) found[i].push(path);
+    });
+  }
+  return found;
 }
 
 /** The CESS files of the dev account, as the origin lists them (stored files only). */
@@ -404,6 +421,106 @@ describe('rclone', () => {
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr).toContain('SignatureDoesNotMatch');
   });
+});
+
+describe('SSE-C (customer-provided keys), with awscli', () => {
+  const bucket = 'client-ssec';
+  const env = () => ({
+    ...process.env,
+    AWS_ACCESS_KEY_ID: creds.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
+    AWS_DEFAULT_REGION: creds.region,
+    AWS_CONFIG_FILE: join(work, 'aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(work, 'aws-credentials-none'),
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_PAGER: '',
+  });
+  const aws = (args: string[]) => run('/usr/bin/aws', ['--endpoint-url', edge.origin, ...args], { env: env() });
+  const awsOk = async (args: string[]) => {
+    const r = await aws(args);
+    if (r.code !== 0) throw new Error(`aws ${args.join(' ')} exited with ${r.code}:\n${r.stderr}`);
+    return r.stdout.toString();
+  };
+  /** A line no other object has: found on disk only where plaintext is kept. */
+  const marker = (what: string) => `DEOSS-${what}-MARKER-${randomBytes(12).toString('hex')}`;
+  let started: number;
+  let secret: { path: string; data: Buffer };
+  let key: string;
+  let otherKey: string;
+  const sse = (keyPath: string) => ['--sse-customer-algorithm', 'AES256', '--sse-customer-key', `fileb://${keyPath}`];
+
+  beforeAll(async () => {
+    started = Date.now() - 1000;
+    const text = Buffer.concat([Buffer.from(`${marker('SSEC')}\n`), randomBytes(300_000)]);
+    secret = { path: join(work, 'ssec-secret.bin'), data: text };
+    await writeFile(secret.path, text);
+    key = join(work, 'ssec.key');
+    otherKey = join(work, 'ssec-other.key');
+    await writeFile(key, randomBytes(32));
+    await writeFile(otherKey, randomBytes(32));
+    await awsOk(['s3', 'mb', `s3://${bucket}`]);
+  });
+
+  it('round-trips an object, a range and a multipart upload under a customer key', async () => {
+    await awsOk(['s3', 'cp', '--only-show-errors', secret.path, `s3://${bucket}/secret.bin`, '--sse-c', 'AES256', '--sse-c-key', `fileb://${key}`]);
+    await awsOk(['s3', 'cp', '--only-show-errors', `s3://${bucket}/secret.bin`, join(work, 'ssec.got'), '--sse-c', 'AES256', '--sse-c-key', `fileb://${key}`]);
+    await expectSameFile(join(work, 'ssec.got'), secret.data);
+    const head = JSON.parse(await awsOk(['s3api', 'head-object', '--bucket', bucket, '--key', 'secret.bin', ...sse(key)]));
+    expect(head.SSECustomerAlgorithm).toBe('AES256');
+    expect(head.ContentLength).toBe(secret.data.length);
+    const range = JSON.parse(await awsOk(['s3api', 'get-object', '--bucket', bucket, '--key', 'secret.bin', '--range', 'bytes=100000-100999', ...sse(key), join(work, 'ssec-range.got')]));
+    expect(range.ContentRange).toBe(`bytes 100000-100999/${secret.data.length}`);
+    await expectSameFile(join(work, 'ssec-range.got'), secret.data.subarray(100_000, 101_000));
+    // 20 MiB in 8 MiB parts, each part sent with the key.
+    const big = await randomFile('ssec-big.bin', BIG_BYTES);
+    await awsOk(['s3', 'cp', '--only-show-errors', big.path, `s3://${bucket}/big.bin`, '--sse-c', 'AES256', '--sse-c-key', `fileb://${key}`]);
+    await awsOk(['s3', 'cp', '--only-show-errors', `s3://${bucket}/big.bin`, join(work, 'ssec-big.got'), '--sse-c', 'AES256', '--sse-c-key', `fileb://${key}`]);
+    await expectSameFile(join(work, 'ssec-big.got'), big.data);
+  });
+
+  it('refuses a read without the key or with another one', async () => {
+    const without = await aws(['s3api', 'get-object', '--bucket', bucket, '--key', 'secret.bin', join(work, 'ssec-none.got')]);
+    expect(without.code).not.toBe(0);
+    expect(without.stderr).toContain('InvalidRequest');
+    const wrong = await aws(['s3api', 'get-object', '--bucket', bucket, '--key', 'secret.bin', ...sse(otherKey), join(work, 'ssec-wrong.got')]);
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain('AccessDenied');
+  });
+
+  it('copies under a new key: the copy opens with the new key only', async () => {
+    await awsOk(['s3api', 'copy-object', '--bucket', bucket, '--key', 'rekeyed.bin', '--copy-source', `${bucket}/secret.bin`,
+      '--copy-source-sse-customer-algorithm', 'AES256', '--copy-source-sse-customer-key', `fileb://${key}`, ...sse(otherKey)]);
+    await awsOk(['s3api', 'get-object', '--bucket', bucket, '--key', 'rekeyed.bin', ...sse(otherKey), join(work, 'ssec-rekeyed.got')]);
+    await expectSameFile(join(work, 'ssec-rekeyed.got'), secret.data);
+    const old = await aws(['s3api', 'get-object', '--bucket', bucket, '--key', 'rekeyed.bin', ...sse(key), join(work, 'ssec-old.got')]);
+    expect(old.stderr).toContain('AccessDenied');
+  });
+
+  it('keeps neither the key nor the plaintext anywhere on disk (a plain object\'s bytes are found, as a control)', async () => {
+    const plainMarker = marker('PLAIN');
+    const plain = join(work, 'ssec-plain.txt');
+    await writeFile(plain, `${plainMarker}\n`);
+    await awsOk(['s3', 'cp', '--only-show-errors', plain, `s3://${bucket}/plain.txt`]);
+    // Everything the encrypted uploads owe the storage nodes is done: staging, cache and fragments are all written.
+    const until = Date.now() + 120_000;
+    for (;;) {
+      const metrics = await (await fetch(`${stack.stack.origin}/metrics`)).text();
+      if (/^deoss_origin_uploads_unsettled 0$/m.test(metrics)) break;
+      if (Date.now() > until) throw new Error(`uploads still unsettled:\n${metrics}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const needles = {
+      plaintext: Buffer.from(secret.data.subarray(0, 64)),
+      key: await readFile(key),
+      keyBase64: Buffer.from((await readFile(key)).toString('base64')),
+      otherKey: await readFile(otherKey),
+      plainControl: Buffer.from(plainMarker),
+    };
+    const found = await filesHolding(stack.home, started, Object.values(needles));
+    const byNeedle = Object.fromEntries(Object.keys(needles).map((name, i) => [name, found[i]]));
+    expect(byNeedle.plainControl.length).toBeGreaterThan(0);
+    expect(byNeedle).toMatchObject({ plaintext: [], key: [], keyBase64: [], otherKey: [] });
+  }, 180_000);
 });
 
 describe('s3cmd', () => {

@@ -6,6 +6,7 @@ import type { SegmentPeers } from '../p2p/segment-peers.ts';
 import type { Retriever } from '../retrieve/retriever.ts';
 import type { PackStore } from '../uploads/pack-store.ts';
 import type { PartStore } from '../uploads/part-store.ts';
+import type { PartKeyMemory } from '../uploads/part-key-memory.ts';
 import type { UploadService } from '../uploads/upload-service.ts';
 import type { ReplayCache } from '../auth/signed-message.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -45,6 +46,8 @@ export interface OriginServices {
   uploads: UploadService;
   /** Staged S3 multipart parts (internal routes). */
   parts: PartStore;
+  /** The SSE-C keys of staged parts, in memory only, for a CompleteMultipartUpload sent without them. */
+  partKeys: PartKeyMemory;
   /** Write-behind packs of the edge's unencrypted objects (internal routes); absent when write-behind is off. */
   packs?: PackStore;
   /** Packs other origins wrote and sealed, found on the chain (reads of their members while the writer is down). */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { UNSIGNED_PAYLOAD } from '../auth/internal-hmac.ts';
+import type { CipherSpec } from '../pipeline/cipher.ts';
 import { iterableSource } from '../pipeline/source.ts';
 import { PartKeyError, PartNotFoundError } from '../uploads/part-store.ts';
 import { BodyTooLargeError } from '../uploads/durable-file.ts';
@@ -62,17 +63,20 @@ export function partRoutes(app: Hono<OriginEnv>, s: OriginServices, signed: Midd
         check,
       })
       .catch(partError);
+    if (key) s.partKeys.remember(info.handle, key);
     return c.json({ handle: info.handle, size: info.size, md5: info.md5 });
   });
 
   app.delete('/internal/part/:handle', signed, async (c) => {
-    await s.parts.release(c.req.param('handle') ?? '');
+    const handle = c.req.param('handle') ?? '';
+    s.partKeys.forget(handle);
+    await s.parts.release(handle);
     return c.body(null, 204);
   });
 
   app.post('/internal/compose', signed, async (c) => {
     const request = await composeRequest(c);
-    const key = sseKey(c);
+    const key = sseKey(c) ?? rememberedKey(s, c, request);
     const sourceKey = sseKey(c, 'X-Deoss-Copy-Sse-Key');
     // Resolve every source before reading any byte: a missing part fails the request and stages nothing.
     const pieces: { size: number; read: () => AsyncIterable<Uint8Array> }[] = [];
@@ -108,13 +112,29 @@ export function partRoutes(app: Hono<OriginEnv>, s: OriginServices, signed: Midd
       .catch(partError);
     s.metrics.uploads++;
     s.metrics.uploadBytes += total;
-    for (const source of request.sources) if ('part' in source) await s.parts.release(source.part);
+    for (const source of request.sources) {
+      if (!('part' in source)) continue;
+      s.partKeys.forget(source.part);
+      await s.parts.release(source.part);
+    }
     if ((c.req.header('X-Deoss-Ack') ?? s.config.ackMode) === 'stored') {
       const settled = await s.uploads.whenSettled(record, c.req.raw.signal);
       if (settled.state === 'failed') throw new ApiError(502, `upload failed: ${settled.lastError ?? 'unknown reason'}`);
     }
     return c.json({ fid: record.fid, size: total, md5: md5.digest('hex'), state: record.state });
   });
+}
+
+/**
+ * With `X-Deoss-Sse-Key-Held: 1` (a CompleteMultipartUpload of an SSE-C upload sent without the key), the key the
+ * parts were staged with, from this process's memory; 400 when it no longer holds one for every part.
+ */
+function rememberedKey(s: OriginServices, c: Context<OriginEnv>, request: ComposeRequest): Extract<CipherSpec, { kind: 'aes-256-gcm' }> | undefined {
+  if (c.req.header('X-Deoss-Sse-Key-Held') !== '1') return undefined;
+  const parts = request.sources.flatMap((source) => ('part' in source ? [source.part] : []));
+  const key = s.partKeys.keyFor(parts);
+  if (!key) throw new ApiError(400, 'this origin no longer holds the customer key of these parts (restarted, or the upload sat idle too long): send the SSE-C key headers with CompleteMultipartUpload');
+  return { kind: 'aes-256-gcm', key };
 }
 
 async function composeRequest(c: Context<OriginEnv>): Promise<ComposeRequest> {

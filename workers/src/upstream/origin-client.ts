@@ -221,7 +221,18 @@ export class OriginClient {
    * (the one that staged them); without parts any origin will do.
    */
   async compose(
-    p: { owner: string; territory: string; fileName: string; sources: ({ partRef: string } | { fid: string; start?: number; end?: number })[]; sseKey?: string; sourceSseKey?: string; placement?: Placement; signal?: AbortSignal },
+    p: {
+      owner: string;
+      territory: string;
+      fileName: string;
+      sources: ({ partRef: string } | { fid: string; start?: number; end?: number })[];
+      sseKey?: string;
+      /** The parts were staged with an SSE-C key the request did not bring: the origin uses the one it holds. */
+      sseKeyHeld?: boolean;
+      sourceSseKey?: string;
+      placement?: Placement;
+      signal?: AbortSignal;
+    },
   ): Promise<StoredObject> {
     let origin: string | undefined;
     const sources: ComposeSource[] = p.sources.map((s) => {
@@ -233,6 +244,7 @@ export class OriginClient {
     });
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     if (p.sseKey) headers['X-Deoss-Sse-Key'] = p.sseKey;
+    else if (p.sseKeyHeld) headers['X-Deoss-Sse-Key-Held'] = '1';
     if (p.sourceSseKey) headers['X-Deoss-Copy-Sse-Key'] = p.sourceSseKey;
     const body = JSON.stringify({ owner: p.owner, territory: p.territory, fileName: p.fileName, sources });
     const packed = sources.some((s) => 'fid' in s && isPackRef(s.fid));

@@ -168,7 +168,10 @@ export async function completeMultipartUpload(call: S3Call, p: { bucket: string;
   const result = (etag: string) => xmlResponse(el('CompleteMultipartUploadResult', [el('Location', location), el('Bucket', p.bucket), el('Key', p.key), el('ETag', `"${etag}"`)]));
   if ('status' in upload) return result(upload.etag);
   const sse = p.sseCustomer;
-  if (upload.headers.sseCustomerAlgorithm) checkUploadSse(upload, sse);
+  // S3 does not need the customer key to complete, and awscli and boto3's transfer manager do not send it; the
+  // merge here does (it encrypts the object anew): without it the origin uses the key it holds for the parts.
+  const encrypted = !!upload.headers.sseCustomerAlgorithm;
+  if (sse || !encrypted) checkUploadSse(upload, sse);
   const plan = await ns<CompletionPlan>(index.completeMultipart(p.key, p.uploadId, parts.map((x) => ({ partNumber: x.partNumber, etag: x.etag }))));
   if (plan.status === 'completed') return result(plan.etag);
   const stored = await call.e.origin
@@ -177,7 +180,8 @@ export async function completeMultipartUpload(call: S3Call, p: { bucket: string;
       territory: bucket.territory,
       fileName: p.key,
       sources: plan.parts.map((part) => ({ partRef: part.staged })),
-      sseKey: upload.headers.sseCustomerAlgorithm ? sse?.key : undefined,
+      sseKey: encrypted ? sse?.key : undefined,
+      sseKeyHeld: encrypted && !sse,
       placement: call.e.placement,
       signal: call.req.signal,
     })
