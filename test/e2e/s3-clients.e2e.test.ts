@@ -153,6 +153,7 @@ beforeAll(async () => {
   edge = new URL(stack.stack.edge);
   creds = stack.stack.s3;
   inspector = new S3Client({ endpoint: edge.origin, region: creds.region, forcePathStyle: true, credentials: creds });
+  await writeFile(join(work, 'aws-config'), '[default]\ns3 =\n    addressing_style = path\n    multipart_threshold = 8MB\n    multipart_chunksize = 8MB\n');
 }, 300_000);
 
 afterAll(async () => {
@@ -161,9 +162,9 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-describe('awscli', () => {
-  const bucket = 'client-awscli';
-  const env = () => ({
+/** awscli's environment: the stack's key, path style and 8 MiB parts (aws-config), nothing of the user's own setup. */
+function awsEnv(): NodeJS.ProcessEnv {
+  return {
     ...process.env,
     AWS_ACCESS_KEY_ID: creds.accessKeyId,
     AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
@@ -172,17 +173,22 @@ describe('awscli', () => {
     AWS_SHARED_CREDENTIALS_FILE: join(work, 'aws-credentials-none'),
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_PAGER: '',
-  });
-  const aws = (args: string[], e: NodeJS.ProcessEnv = env()) => run('/usr/bin/aws', ['--endpoint-url', edge.origin, ...args], { env: e });
-  const awsOk = async (args: string[]) => {
-    const r = await aws(args);
-    if (r.code !== 0) throw new Error(`aws ${args.join(' ')} exited with ${r.code}:\n${r.stderr}`);
-    return r.stdout.toString();
   };
+}
+
+const aws = (args: string[], env: NodeJS.ProcessEnv = awsEnv()) => run('/usr/bin/aws', ['--endpoint-url', edge.origin, ...args], { env });
+
+async function awsOk(args: string[]): Promise<string> {
+  const r = await aws(args);
+  if (r.code !== 0) throw new Error(`aws ${args.join(' ')} exited with ${r.code}:\n${r.stderr}`);
+  return r.stdout.toString();
+}
+
+describe('awscli', () => {
+  const bucket = 'client-awscli';
   let small: { path: string; data: Buffer };
 
   beforeAll(async () => {
-    await writeFile(join(work, 'aws-config'), '[default]\ns3 =\n    addressing_style = path\n    multipart_threshold = 8MB\n    multipart_chunksize = 8MB\n');
     small = await randomFile('aws-small.bin', 100_000);
   });
 
@@ -298,7 +304,7 @@ describe('awscli', () => {
     const cpMissing = await aws(['s3', 'cp', `s3://${bucket}/no/such/key`, join(work, 'aws-missing')]);
     expect(cpMissing.code).toBe(1);
     expect(cpMissing.stderr).toContain('404');
-    const wrong = await aws(['s3', 'ls', `s3://${bucket}/`], { ...env(), AWS_SECRET_ACCESS_KEY: 'wrong-secret-wrong-secret-wrong-secret' });
+    const wrong = await aws(['s3', 'ls', `s3://${bucket}/`], { ...awsEnv(), AWS_SECRET_ACCESS_KEY: 'wrong-secret-wrong-secret-wrong-secret' });
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr).toContain('SignatureDoesNotMatch');
   });
@@ -425,22 +431,6 @@ describe('rclone', () => {
 
 describe('SSE-C (customer-provided keys), with awscli', () => {
   const bucket = 'client-ssec';
-  const env = () => ({
-    ...process.env,
-    AWS_ACCESS_KEY_ID: creds.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: creds.secretAccessKey,
-    AWS_DEFAULT_REGION: creds.region,
-    AWS_CONFIG_FILE: join(work, 'aws-config'),
-    AWS_SHARED_CREDENTIALS_FILE: join(work, 'aws-credentials-none'),
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_PAGER: '',
-  });
-  const aws = (args: string[]) => run('/usr/bin/aws', ['--endpoint-url', edge.origin, ...args], { env: env() });
-  const awsOk = async (args: string[]) => {
-    const r = await aws(args);
-    if (r.code !== 0) throw new Error(`aws ${args.join(' ')} exited with ${r.code}:\n${r.stderr}`);
-    return r.stdout.toString();
-  };
   /** A line no other object has: found on disk only where plaintext is kept. */
   const marker = (what: string) => `DEOSS-${what}-MARKER-${randomBytes(12).toString('hex')}`;
   let started: number;

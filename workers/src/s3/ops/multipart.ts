@@ -171,7 +171,7 @@ export async function completeMultipartUpload(call: S3Call, p: { bucket: string;
   // S3 does not need the customer key to complete, and awscli and boto3's transfer manager do not send it; the
   // merge here does (it encrypts the object anew): without it the origin uses the key it holds for the parts.
   const encrypted = !!upload.headers.sseCustomerAlgorithm;
-  if (sse || !encrypted) checkUploadSse(upload, sse);
+  if (sse) checkUploadSse(upload, sse);
   const plan = await ns<CompletionPlan>(index.completeMultipart(p.key, p.uploadId, parts.map((x) => ({ partNumber: x.partNumber, etag: x.etag }))));
   if (plan.status === 'completed') return result(plan.etag);
   const stored = await call.e.origin
