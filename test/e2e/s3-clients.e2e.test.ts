@@ -768,6 +768,61 @@ print(json.dumps({'count': get.get('TagCount'), 'redirect': [get.get('WebsiteRed
     expect(back.hex).toBe(upload.data.toString('hex'));
   });
 
+  it('signs POST forms (generate_presigned_post) that curl uploads, within the policy only', async () => {
+    const file = await randomFile('boto3-form.txt', 30_000);
+    const make = (extra: Record<string, unknown> = {}) =>
+      py(
+        `p = s3.generate_presigned_post(bucket, 'forms/\${filename}', Fields=args['fields'], Conditions=args['conditions'], ExpiresIn=args['expires'])
+print(json.dumps(p))`,
+        {
+          fields: { success_action_status: '201', 'x-amz-meta-note': 'from a form', 'Content-Type': 'text/plain' },
+          conditions: [['starts-with', '$key', 'forms/'], ['content-length-range', 1, 40_000], { success_action_status: '201' }, { 'x-amz-meta-note': 'from a form' }, ['starts-with', '$Content-Type', 'text/']],
+          expires: 300,
+          ...extra,
+        },
+      ) as Promise<{ url: string; fields: Record<string, string> }>;
+    /** curl -F with the fields as given (in order), then the file; returns status and body. */
+    const post = (form: { url: string; fields: Record<string, string> }, path = file.path) =>
+      curl([...Object.entries(form.fields).flatMap(([k, v]) => ['--form-string', `${k}=${v}`]), '-F', `file=@${path};filename=report.txt`, form.url]);
+    const errorCode = (body: Buffer) => /<Code>([^<]+)<\/Code>/.exec(body.toString())?.[1];
+    const exists = async (key: string) => (await py(`try:
+    s3.head_object(Bucket=bucket, Key=args['key'])
+    print('true')
+except ClientError:
+    print('false')`, { key })) as boolean;
+
+    const form = await make();
+    const ok201 = await post(form);
+    expect(ok201.status).toBe(201);
+    expect(ok201.body.toString()).toContain('<Key>forms/report.txt</Key>');
+    expect(ok201.body.toString()).toContain(md5(file.data));
+    const got = await py(`o = s3.get_object(Bucket=bucket, Key='forms/report.txt')
+print(json.dumps({'hex': o['Body'].read().hex(), 'type': o['ContentType'], 'meta': o['Metadata'], 'etag': o['ETag']}))`);
+    expect(got).toEqual({ hex: file.data.toString('hex'), type: 'text/plain', meta: { note: 'from a form' }, etag: `"${md5(file.data)}"` });
+
+    // Each refusal leaves no object behind.
+    const outside = await post({ ...form, fields: { ...form.fields, key: 'elsewhere/${filename}' } });
+    expect([outside.status, errorCode(outside.body)]).toEqual([403, 'AccessDenied']);
+    expect(await exists('elsewhere/report.txt')).toBe(false);
+    const extraField = await post({ ...form, fields: { ...form.fields, 'x-amz-meta-sneaky': '1' } });
+    expect([extraField.status, errorCode(extraField.body)]).toEqual([403, 'AccessDenied']);
+    const tampered = await post({ ...form, fields: { ...form.fields, policy: Buffer.from(Buffer.from(form.fields.policy!, 'base64').toString().replace('forms/', '')).toString('base64') } });
+    expect([tampered.status, errorCode(tampered.body)]).toEqual([403, 'SignatureDoesNotMatch']);
+    const big = await randomFile('boto3-form-big.txt', 50_000);
+    const tooBig = await post(await make(), big.path);
+    expect([tooBig.status, errorCode(tooBig.body)]).toEqual([400, 'EntityTooLarge']);
+    const expired = await post(await make({ expires: -60 }));
+    expect([expired.status, errorCode(expired.body)]).toEqual([403, 'AccessDenied']);
+    const wrongKey = await py(`p = s3.generate_presigned_post(bucket, 'forms/x', ExpiresIn=300)
+print(json.dumps(p))`, {}, 'wrong-secret-wrong-secret-wrong-secret');
+    const forged = await post(wrongKey);
+    expect([forged.status, errorCode(forged.body)]).toEqual([403, 'SignatureDoesNotMatch']);
+    expect(await exists('forms/x')).toBe(false);
+    // The upload that succeeded is untouched by the refused ones (same key, same bytes).
+    const again = await py(`print(json.dumps({'hex': s3.get_object(Bucket=bucket, Key='forms/report.txt')['Body'].read().hex()}))`);
+    expect(again.hex).toBe(file.data.toString('hex'));
+  });
+
   it('fails the way users expect: NoSuchKey, SignatureDoesNotMatch', async () => {
     const r = await py(`out = {}
 try:

@@ -10,6 +10,7 @@ import { preflight, withCors } from './ops/cors.ts';
 import * as listing from './ops/listing.ts';
 import * as multipart from './ops/multipart.ts';
 import * as objects from './ops/objects.ts';
+import { postObject } from './ops/post-object.ts';
 import * as tagging from './ops/tagging.ts';
 
 /**
@@ -41,13 +42,19 @@ async function authenticate(e: EdgeContext, req: Request): Promise<{ principal: 
   const auth = await verifyRequest(
     req,
     async (accessKeyId) => {
-      const key = await accessKeyCache.get(accessKeyId, (id) => accountDirectory(e.env).lookupSecret(id));
-      if (key) found = { accessKeyId, account: key.account, territory: key.territory };
+      const key = await accessKey(e, accessKeyId);
+      found = key?.principal;
       return key?.secret;
     },
     { region: e.config.s3Region },
   );
   return auth && found ? { principal: found, auth } : undefined;
+}
+
+/** An access key's secret and the account it acts for. */
+async function accessKey(e: EdgeContext, accessKeyId: string): Promise<{ secret: string; principal: Principal } | undefined> {
+  const key = await accessKeyCache.get(accessKeyId, (id) => accountDirectory(e.env).lookupSecret(id));
+  return key ? { secret: key.secret, principal: { accessKeyId, account: key.account, territory: key.territory } } : undefined;
 }
 
 async function dispatch(call: S3Call, op: S3Operation): Promise<Response> {
@@ -97,6 +104,8 @@ async function dispatch(call: S3Call, op: S3Operation): Promise<Response> {
       return multipart.listMultipartUploads(call, op);
     case 'DeleteObjects':
       return objects.deleteObjects(call, op);
+    case 'PostObject':
+      return postObject(call, op, (id) => accessKey(call.e, id), { s3Domains: call.e.config.s3Domains });
     case 'PutObject':
       return objects.putObject(call, { ...op, payload: call.payload });
     case 'CopyObject':

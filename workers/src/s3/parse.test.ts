@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { toBase64 } from './checksums.ts';
 import { S3Error } from './errors.ts';
 import {
-  bucketNameProblem, evaluateConditions, MAX_KEY_BYTES, parseCopySource, parseEtagList, parseRange, parseS3Request,
-  resolveRange, type S3Op, type S3Operation,
+  bucketNameProblem, evaluateConditions, MAX_KEY_BYTES, parseCopySource, parseEtagList, parsePostObjectFields, parseRange,
+  parseS3Request, resolveRange, type S3Op, type S3Operation,
 } from './parse.ts';
 
 const DOMAINS = { s3Domains: ['s3.example.com', 'example.com', 's3.amazonaws.com'] };
@@ -155,7 +155,6 @@ describe('service and bucket operations', () => {
       expect(codeOf(() => parse('GET', `/b1b?${sub}`)), sub).toBe('NotImplemented');
     }
     expect(codeOf(() => parse('PUT', '/b1b?versioning'))).toBe('NotImplemented');
-    expect(codeOf(() => parse('POST', '/b1b', { 'content-type': 'multipart/form-data; boundary=x' }))).toBe('NotImplemented');
     expect(codeOf(() => parse('POST', '/b1b'))).toBe('MethodNotAllowed');
     const e = errorOf(() => parse('PATCH', '/b1b'));
     expect(e.code).toBe('MethodNotAllowed');
@@ -462,5 +461,40 @@ describe('CORS preflight', () => {
     expect(parse('OPTIONS', '/', { origin: 'o', 'access-control-request-method': 'GET' })).toMatchObject({ kind: 'OptionsPreflight', resource: '/' });
     expect(codeOf(() => parse('OPTIONS', '/b1b/k', { 'access-control-request-method': 'GET' }))).toBe('InvalidRequest');
     expect(codeOf(() => parse('OPTIONS', '/b1b/k', { origin: 'o' }))).toBe('InvalidRequest');
+  });
+});
+
+describe('POST Object', () => {
+  it('takes a form POST to a bucket, path-style or virtual-hosted, and needs its boundary', () => {
+    const op = as('PostObject', parse('POST', '/b1b', { 'content-type': 'multipart/form-data; boundary=xyz' }));
+    expect(op).toMatchObject({ bucket: 'b1b', boundary: 'xyz', style: 'path' });
+    expect(as('PostObject', parse('POST', 'http://b1b.s3.example.com/', { 'content-type': 'multipart/form-data; boundary="q r"' })).style).toBe('virtual-hosted');
+    expect(codeOf(() => parse('POST', '/b1b', { 'content-type': 'multipart/form-data' }))).toBe('MalformedPOSTRequest');
+  });
+
+  it('reads the object from the form fields as PutObject reads its headers', async () => {
+    const fields = new Map([
+      ['key', 'up/${filename}'],
+      ['acl', 'private'],
+      ['cache-control', 'max-age=60'],
+      ['x-amz-meta-note', 'hi'],
+      ['x-amz-credential', 'not a header'],
+      ['tagging', '<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value></Tag></TagSet></Tagging>'],
+      ['success_action_status', '201'],
+      ...Object.entries(await sseHeaders()),
+    ]);
+    const p = parsePostObjectFields(fields, { filename: 'C:\\docs\\report.pdf', contentType: 'application/pdf' }, DOMAINS);
+    expect(p.key).toBe('up/report.pdf');
+    expect(p.status).toBe(201);
+    expect(p.headers).toMatchObject({ acl: 'private', cacheControl: 'max-age=60', contentType: 'application/pdf', metadata: { note: 'hi' }, tagging: [['a', '1']] });
+    expect(p.sseCustomer?.algorithm).toBe('AES256');
+    // A Content-Type field wins over the file's; other statuses answer 204; a redirect must be a web URL.
+    const typed = parsePostObjectFields(new Map([['key', 'k'], ['content-type', 'text/plain'], ['success_action_status', '302']]), { filename: 'f', contentType: 'image/png' }, DOMAINS);
+    expect([typed.headers.contentType, typed.status]).toEqual(['text/plain', 204]);
+    expect(parsePostObjectFields(new Map([['key', 'k'], ['success_action_redirect', 'https://app.example/done']]), { filename: 'f' }, DOMAINS).redirect).toBe('https://app.example/done');
+    expect(codeOf(() => parsePostObjectFields(new Map([['key', 'k'], ['success_action_redirect', 'javascript:alert(1)']]), { filename: 'f' }, DOMAINS))).toBe('InvalidArgument');
+    expect(codeOf(() => parsePostObjectFields(new Map([['acl', 'private']]), { filename: 'f' }, DOMAINS))).toBe('InvalidArgument');
+    expect(codeOf(() => parsePostObjectFields(new Map([['key', 'k'], ['acl', 'no-such-acl']]), { filename: 'f' }, DOMAINS))).toBe('InvalidArgument');
+    expect(codeOf(() => parsePostObjectFields(new Map([['key', 'k'.repeat(MAX_KEY_BYTES + 1)]]), { filename: 'f' }, DOMAINS))).toBe('KeyTooLongError');
   });
 });

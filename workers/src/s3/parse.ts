@@ -13,8 +13,9 @@
  */
 import { CHECKSUM_ALGORITHMS, checksumSpecFromHeaders, fromBase64, md5Small, toBase64, type ChecksumAlgorithm, type ChecksumSpec } from './checksums.ts';
 import { S3Error } from './errors.ts';
-import { MAX_PART_NUMBER } from './xml.ts';
+import { formBoundary } from './post-form.ts';
 import { MAX_OBJECT_TAGS, tagSet, type TagSet } from './tags.ts';
+import { MAX_PART_NUMBER, parseTagging } from './xml.ts';
 
 /** Longest key, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 1024;
@@ -165,6 +166,8 @@ export type S3Operation =
   | (ListCommon & { kind: 'ListObjectVersions'; keyMarker?: string; versionIdMarker?: string; maxKeys: number })
   | (ListCommon & { kind: 'ListMultipartUploads'; keyMarker?: string; uploadIdMarker?: string; maxUploads: number })
   | (Located & { kind: 'DeleteObjects'; checksum: ChecksumSpec })
+  /** A browser form upload (multipart/form-data); its fields are parsed once read, by parsePostObjectFields. */
+  | (Located & { kind: 'PostObject'; boundary: string })
   | (ObjectLocated & {
       kind: 'PutObject';
       headers: ObjectWriteHeaders;
@@ -840,7 +843,9 @@ function bucketOperation(method: string, q: URLSearchParams, h: Headers, located
     case 'POST':
       if (q.has('delete')) return { ...located, kind: 'DeleteObjects', checksum: checksumSpecFromHeaders(h) };
       if ((h.get('content-type') ?? '').toLowerCase().startsWith('multipart/form-data')) {
-        throw new S3Error('NotImplemented', 'Browser POST uploads (HTML forms) are not implemented.');
+        const boundary = formBoundary(h.get('content-type'));
+        if (!boundary) throw new S3Error('MalformedPOSTRequest', 'The multipart/form-data Content-Type needs a boundary (1 to 70 characters).');
+        return { ...located, kind: 'PostObject', boundary };
       }
       throw methodNotAllowed(method, 'bucket');
     default:
@@ -1038,4 +1043,60 @@ function copyObject(h: Headers, located: ObjectLocated, copySource: string, opts
     );
   }
   return op;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// POST Object form fields
+
+/** Form fields that S3 stores like the request headers of the same name (`acl` is `x-amz-acl`). */
+const POST_HEADER_FIELDS = new Set([
+  'cache-control', 'content-type', 'content-disposition', 'content-encoding', 'content-language', 'expires',
+  'x-amz-storage-class', 'x-amz-website-redirect-location', 'x-amz-server-side-encryption',
+]);
+
+export interface PostObjectFields {
+  /** The key, `${filename}` replaced by the uploaded file's name. */
+  key: string;
+  headers: ObjectWriteHeaders;
+  sseCustomer?: SseCustomerKey;
+  /** Where to send the browser after the upload (303), from `success_action_redirect` or `redirect`. */
+  redirect?: string;
+  /** 200, 201 (with a PostResponse document) or 204, the default. */
+  status: 200 | 201 | 204;
+}
+
+/**
+ * The object a POST form describes, from its fields (lowercase names, as readPostForm gives them): the fields that
+ * are headers on PutObject are checked as those headers are; `tagging` is a Tagging document.
+ */
+export function parsePostObjectFields(fields: ReadonlyMap<string, string>, file: { filename: string; contentType?: string }, opts: ParseOptions): PostObjectFields {
+  const template = fields.get('key');
+  if (template === undefined || template === '') {
+    throw new S3Error('InvalidArgument', "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.", { ArgumentName: 'key', ArgumentValue: '' });
+  }
+  // Browsers send a bare file name; older ones sent a path.
+  const key = template.replaceAll('${filename}', file.filename.split(/[\\/]/).pop() ?? '');
+  checkKey(key);
+  const h = new Headers();
+  for (const [name, value] of fields) {
+    if (name === 'acl') h.set('x-amz-acl', value);
+    else if (POST_HEADER_FIELDS.has(name) || name.startsWith('x-amz-meta-') || name.startsWith('x-amz-server-side-encryption-customer-')) h.set(name, value);
+  }
+  // A form without a Content-Type field stores the type the browser gave the file.
+  if (!h.has('content-type') && file.contentType) h.set('content-type', file.contentType);
+  const headers = writeHeaders(h, opts);
+  const tagging = fields.get('tagging');
+  if (tagging !== undefined) headers.tagging = parseTagging(tagging, MAX_OBJECT_TAGS);
+  const out: PostObjectFields = { key, headers, status: 204 };
+  const sse = sseCustomer(h, 'x-amz-');
+  if (sse) out.sseCustomer = sse;
+  const redirect = fields.get('success_action_redirect') ?? fields.get('redirect');
+  if (redirect) {
+    if (!/^https?:\/\//i.test(redirect)) throw invalidArgument('success_action_redirect must be an http or https URL', 'success_action_redirect', redirect);
+    out.redirect = redirect;
+  }
+  const status = fields.get('success_action_status');
+  // S3 answers 204 for any other value.
+  if (status === '200' || status === '201') out.status = Number(status) as 200 | 201;
+  return out;
 }

@@ -3,12 +3,12 @@ import { evaluateConditions } from '../../cdn/serve-object.ts';
 import { sameWrite } from '../../namespace/bucket-index.ts';
 import { bucketIndex } from '../../namespace/env.ts';
 import { isPackRef } from '../../upstream/origin-client.ts';
-import type { ObjectChecksum, ObjectHeaders, ObjectInput, ObjectRecord, PutObjectConditions } from '../../namespace/types.ts';
+import type { BucketRecord, ObjectChecksum, ObjectHeaders, ObjectInput, ObjectRecord, PutObjectConditions } from '../../namespace/types.ts';
 import { s3Error } from '../errors.ts';
 import type { ObjectWriteHeaders, SseCustomerKey } from '../parse.ts';
 import type { PayloadMode } from '../sigv4.ts';
 import { el, parseDelete } from '../xml.ts';
-import { checkContentMd5, EMPTY_MD5, intake, readSmallBody } from './body.ts';
+import { checkContentMd5, EMPTY_MD5, intake, readSmallBody, type Intake } from './body.ts';
 import {
   accessControlPolicy,
   authorize,
@@ -25,11 +25,28 @@ import {
   type S3Call,
 } from './common.ts';
 
+/** What a write stores: the object's key, headers and SSE-C key, and the conditions it is made under. */
+export interface ObjectWrite {
+  bucket: string;
+  key: string;
+  headers: ObjectWriteHeaders;
+  sseCustomer?: SseCustomerKey;
+  ifMatch?: string;
+  ifNoneMatch?: '*';
+}
+
 /** PutObject: bytes to the origin (one CESS file), then key → FID in the bucket's index. */
-export async function putObject(call: S3Call, p: { bucket: string; key: string; payload?: PayloadMode; headers: ObjectWriteHeaders; sseCustomer?: SseCustomerKey; ifMatch?: string; ifNoneMatch?: '*' }): Promise<Response> {
+export async function putObject(call: S3Call, p: ObjectWrite & { payload?: PayloadMode }): Promise<Response> {
   const bucket = await bucketForWrite(call, p.bucket);
+  return storeObject(call, bucket, p, intake(call.req, p.payload, call.e.config.maxPutBytes));
+}
+
+/**
+ * Stores a body as an object of a bucket the caller may write (PutObject, a POST form's file): the bytes to the
+ * origin, checked as they pass, then the index entry. Answers 200 with the ETag (and the checksum, SSE-C headers).
+ */
+export async function storeObject(call: S3Call, bucket: BucketRecord, p: ObjectWrite, body: Intake | 'empty'): Promise<Response> {
   const sse = p.sseCustomer;
-  const body = intake(call.req, p.payload, call.e.config.maxPutBytes);
   const headers = storedHeaders(p.headers);
   let input: ObjectInput;
   let durable: Promise<void> | undefined;
