@@ -1,8 +1,10 @@
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { crc32, deflateSync } from 'node:zlib';
 import { CreateBucketCommand, PutBucketWebsiteCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type RunningStack } from '../support/stack.ts';
 
@@ -230,5 +232,36 @@ describe('a static website from a bucket, in Chromium', () => {
     expect(again.status).toBe(200);
     expect(again.body.equals(body)).toBe(true);
     expect(again.headers.etag).toBe(first.headers.etag);
+  });
+
+  it('takes an upload from an HTML form signed by boto3 (POST Object), then redirects to the site', async () => {
+    // The form's policy and signature come from boto3's generate_presigned_post (Debian's python3-boto3).
+    const script = `import json, os, boto3
+from botocore.config import Config
+a = json.loads(os.environ['ARGS'])
+s3 = boto3.client('s3', endpoint_url=a['edge'], region_name=a['region'], aws_access_key_id=a['key'], aws_secret_access_key=a['secret'],
+    config=Config(signature_version='s3v4', s3={'addressing_style': 'path'}))
+print(json.dumps(s3.generate_presigned_post(a['bucket'], 'uploads/\${filename}', Fields={'success_action_redirect': a['redirect']},
+    Conditions=[['starts-with', '$key', 'uploads/'], {'success_action_redirect': a['redirect']}, ['content-length-range', 1, 1048576]], ExpiresIn=300)))`;
+    const { s3 } = stack.stack;
+    const args = { edge: stack.stack.edge, region: s3.region, key: s3.accessKeyId, secret: s3.secretAccessKey, bucket: BUCKET, redirect: site('/docs/') };
+    const { stdout } = await promisify(execFile)('/usr/bin/python3', ['-c', script], { env: { ...process.env, ARGS: JSON.stringify(args) } });
+    const post = JSON.parse(stdout) as { url: string; fields: Record<string, string> };
+    const escape = (v: string) => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+    const hidden = Object.entries(post.fields).map(([k, v]) => `<input type="hidden" name="${escape(k)}" value="${escape(v)}">`).join('');
+    await page.setContent(`<form id="up" method="post" enctype="multipart/form-data" action="${escape(post.url)}">${hidden}<input type="file" name="file"><button id="send">Upload</button></form>`);
+    const note = Buffer.from(`written in a browser ${randomBytes(8).toString('hex')}\n`);
+    await page.setInputFiles('input[type=file]', { name: 'note from chromium.txt', mimeType: 'text/plain', buffer: note });
+    await Promise.all([page.waitForURL((url) => url.pathname === '/docs/'), page.click('#send')]);
+    // Landed on the site's page with what S3 appends: the bucket, the key (its file name put in) and the ETag.
+    const landed = new URL(page.url());
+    expect(landed.host).toBe(`${BUCKET}.web.localhost:${edgePort}`);
+    expect(Object.fromEntries(landed.searchParams)).toEqual({ bucket: BUCKET, key: 'uploads/note from chromium.txt', etag: `"${createHash('md5').update(note).digest('hex')}"` });
+    expect(await page.title()).toBe('Docs');
+    // The object holds the file's bytes and the type the browser gave it.
+    const stored = await get(`${BUCKET}.web.localhost`, '/uploads/note%20from%20chromium.txt');
+    expect(stored.status).toBe(200);
+    expect(stored.body.equals(note)).toBe(true);
+    expect(stored.headers['content-type']).toBe('text/plain');
   });
 });
