@@ -182,6 +182,31 @@ describe('origin refuses bad input clearly and loses nothing', () => {
     expect(Buffer.from(await read.arrayBuffer()).equals(body)).toBe(true);
   });
 
+  it('packs a small body of unknown length (a browser form file) when told the most it can be', async () => {
+    // Bodies sent chunked, without Content-Length, as the edge streams a form's file.
+    const put = async (bytes: Buffer, atMost?: number) => {
+      const headers: Record<string, string> = { 'X-Deoss-Owner': alice.address, 'X-Deoss-Territory': cluster.user.territory, ...signInternal(EDGE_SECRET, 'PUT', '/internal/object') };
+      if (atMost !== undefined) headers['X-Deoss-Size-At-Most'] = String(atMost);
+      const stream = new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(bytes);
+          c.close();
+        },
+      });
+      const res = await fetch(`${cluster.origin.url}/internal/object`, { method: 'PUT', body: stream, headers, duplex: 'half' } as RequestInit);
+      expect(res.status).toBe(200);
+      const { fid, size } = (await res.json()) as { fid: string; size: number };
+      expect(size).toBe(bytes.length);
+      return /^pack-([0-9a-f]+)-/.exec(fid)![1];
+    };
+    const [a, b] = [randomBytes(30_000), randomBytes(40_000)];
+    const first = await put(a, a.length + 500);
+    const second = await put(b, b.length + 500);
+    expect(second).toBe(first); // one shared pack: one CESS file for both
+    // Without a bound the origin cannot know the body is small: it gets a pack of its own.
+    expect(await put(randomBytes(30_000))).not.toBe(first);
+  });
+
   it('stages multipart parts and composes them into one CESS file, sealing SSE-C parts at rest', async () => {
     const internal = async (method: string, path: string, headers: Record<string, string> = {}, body?: Uint8Array | string) => {
       const sha = body === undefined ? undefined : createHash('sha256').update(body).digest('hex');

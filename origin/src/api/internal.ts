@@ -46,7 +46,8 @@ export function internalRoutes(app: Hono<OriginEnv>, s: OriginServices): void {
     if (!owner || !territoryName) throw new ApiError(400, 'X-Deoss-Owner and X-Deoss-Territory are required');
     const body = requestBody(c);
     if (!body) throw new ApiError(400, 'empty body');
-    const length = Number(c.req.header('Content-Length') ?? NaN);
+    // A body of unknown length (a browser form's file) may come with the most it can be: enough to pack it.
+    const length = Number(c.req.header('Content-Length') ?? c.req.header('X-Deoss-Size-At-Most') ?? NaN);
     await checkTerritory(s, owner, territoryName, Number.isSafeInteger(length) ? length : 0);
     const promised = c.get('promisedSha256');
     const cipher = sseKey(c);

@@ -14,6 +14,8 @@ const MAX_BOUNDARY_LENGTH = 70;
 export interface PostFile {
   /** The file name the browser sent (`filename=` of the part), '' when none. */
   filename: string;
+  /** Bytes of the form before the file's first byte. */
+  offset: number;
   /** The part's Content-Type, when it has one. */
   contentType?: string;
   /**
@@ -143,7 +145,8 @@ export async function readPostForm(body: ReadableStream<Uint8Array>, boundary: s
       take(headEnd + 4);
       if (head.name.toLowerCase() === 'file') {
         if (consumed > maxFields + delimiter.byteLength + 4) throw new S3Error('MaxPostPreDataLengthExceededError');
-        return { fields, file: fileStream(head, src, buf, eof, delimiter, opts) };
+        // `consumed` counts the CRLF put in front of the body.
+        return { fields, file: fileStream(head, consumed - CRLF.byteLength, src, buf, eof, delimiter, opts) };
       }
       const valueEnd = await find(delimiter, 0);
       const name = head.name.toLowerCase();
@@ -160,7 +163,7 @@ export async function readPostForm(body: ReadableStream<Uint8Array>, boundary: s
 }
 
 /** The file part's bytes up to the next delimiter, as a stream; what follows the file is read off and dropped. */
-function fileStream(head: PartHead, src: ByteSource, start: Uint8Array, startEof: boolean, delimiter: Uint8Array, opts: { maxFileBytes: number; signal?: AbortSignal }): PostFile {
+function fileStream(head: PartHead, offset: number, src: ByteSource, start: Uint8Array, startEof: boolean, delimiter: Uint8Array, opts: { maxFileBytes: number; signal?: AbortSignal }): PostFile {
   let buf = start;
   let eof = startEof;
   let size = 0;
@@ -224,6 +227,7 @@ function fileStream(head: PartHead, src: ByteSource, start: Uint8Array, startEof
   }, { highWaterMark: 0 });
   return {
     filename: head.filename ?? '',
+    offset,
     ...(head.contentType !== undefined ? { contentType: head.contentType } : {}),
     stream,
     size: done,

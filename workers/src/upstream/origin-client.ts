@@ -148,10 +148,21 @@ export class OriginClient {
    */
   async putObject(
     body: ReadableStream<Uint8Array>,
-    p: { owner: string; territory: string; fileName: string; sseKey?: string; contentSha256?: string; placement?: Placement; signal?: AbortSignal },
+    p: {
+      owner: string;
+      territory: string;
+      fileName: string;
+      sseKey?: string;
+      contentSha256?: string;
+      /** Most bytes a body of unknown length can have (a form's file): lets the origin pack a small one. */
+      sizeAtMost?: number;
+      placement?: Placement;
+      signal?: AbortSignal;
+    },
   ): Promise<StoredObject & { durable: Promise<void> }> {
     const headers: Record<string, string> = { 'X-Deoss-Owner': p.owner, 'X-Deoss-Territory': p.territory, 'X-Deoss-File-Name': encodeURIComponent(p.fileName), 'X-Deoss-Report': 'written' };
     if (p.sseKey) headers['X-Deoss-Sse-Key'] = p.sseKey;
+    if (p.sizeAtMost !== undefined) headers['X-Deoss-Size-At-Most'] = String(p.sizeAtMost);
     const res = await this.request('PUT', '/internal/object', { headers, body, contentSha256: p.contentSha256, placement: p.placement, signal: p.signal });
     if (!res.ok || !res.headers.get('Content-Type')?.startsWith('application/x-ndjson')) return { ...(await json<StoredObject>(res)), durable: Promise.resolve() };
     const origin = new URL(res.url || 'http://unknown').origin;

@@ -9,6 +9,8 @@ export interface Intake {
   stream: ReadableStream<Uint8Array>;
   /** Decoded length when known (Content-Length or x-amz-decoded-content-length). */
   length?: number;
+  /** When the length is not known: the most it can be. */
+  lengthAtMost?: number;
   /** Hex SHA-256 the origin must verify (a signed literal payload hash), else undefined. */
   contentSha256?: string;
   spec: ChecksumSpec;

@@ -54,7 +54,7 @@ export async function storeObject(call: S3Call, bucket: BucketRecord, p: ObjectW
     input = { ...headers, size: 0, etag: EMPTY_MD5, parts: [] };
   } else {
     const stored = await call.e.origin
-      .putObject(body.stream, { owner: bucket.owner, territory: bucket.territory, fileName: p.key, sseKey: sse?.key, contentSha256: body.contentSha256, placement: call.e.placement, signal: call.req.signal })
+      .putObject(body.stream, { owner: bucket.owner, territory: bucket.territory, fileName: p.key, sseKey: sse?.key, contentSha256: body.contentSha256, sizeAtMost: body.lengthAtMost, placement: call.e.placement, signal: call.req.signal })
       .catch(originToS3);
     durable = stored.durable;
     try {
