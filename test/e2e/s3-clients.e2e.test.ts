@@ -297,6 +297,27 @@ describe('awscli', () => {
     expect(missing.stderr).toContain('NoSuchKey');
   });
 
+  it('takes object ACLs that grant nothing beyond the bucket, and refuses the others', async () => {
+    // Objects follow their bucket's ACL: asking to publish one object of a private bucket is an error, not a no-op.
+    await awsOk(['s3api', 'put-object-acl', '--bucket', bucket, '--key', 'dir/a.bin', '--acl', 'bucket-owner-full-control']);
+    const publish = await aws(['s3api', 'put-object-acl', '--bucket', bucket, '--key', 'dir/a.bin', '--acl', 'public-read']);
+    expect(publish.stderr.toString()).toContain('AccessControlListNotSupported');
+    const upload = await aws(['s3', 'cp', '--acl', 'public-read', small.path, `s3://${bucket}/acl/public.bin`]);
+    expect(upload.code).not.toBe(0);
+    expect(upload.stderr.toString()).toContain('AccessControlListNotSupported');
+    expect((await aws(['s3api', 'head-object', '--bucket', bucket, '--key', 'acl/public.bin'])).code).not.toBe(0);
+    await awsOk(['s3', 'cp', '--acl', 'private', small.path, `s3://${bucket}/acl/private.bin`]);
+    // In a public-read bucket the same ACL grants nothing more: accepted.
+    await awsOk(['s3api', 'put-bucket-acl', '--bucket', bucket, '--acl', 'public-read']);
+    try {
+      await awsOk(['s3', 'cp', '--acl', 'public-read', small.path, `s3://${bucket}/acl/public.bin`]);
+      await awsOk(['s3api', 'put-object-acl', '--bucket', bucket, '--key', 'acl/public.bin', '--acl', 'public-read']);
+    } finally {
+      await awsOk(['s3api', 'put-bucket-acl', '--bucket', bucket, '--acl', 'private']);
+    }
+    await awsOk(['s3', 'rm', '--recursive', `s3://${bucket}/acl/`]);
+  });
+
   it('fails the way users expect: missing key, wrong secret', async () => {
     const missing = await aws(['s3api', 'get-object', '--bucket', bucket, '--key', 'no/such/key', join(work, 'aws-missing')]);
     expect(missing.code).toBe(254);

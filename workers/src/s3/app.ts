@@ -120,6 +120,8 @@ async function dispatch(call: S3Call, op: S3Operation): Promise<Response> {
       return objects.getObjectAttributes(call, op);
     case 'GetObjectAcl':
       return objects.getObjectAcl(call, op);
+    case 'PutObjectAcl':
+      return objects.putObjectAcl(call, op);
     case 'GetObjectTagging':
       return tagging.getObjectTagging(call, op);
     case 'PutObjectTagging':

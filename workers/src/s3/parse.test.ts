@@ -156,6 +156,9 @@ describe('service and bucket operations', () => {
     }
     expect(codeOf(() => parse('PUT', '/b1b?versioning'))).toBe('NotImplemented');
     expect(codeOf(() => parse('POST', '/b1b'))).toBe('MethodNotAllowed');
+    expect(codeOf(() => parse('PUT', '/b1b/k?acl', {}, '<AccessControlPolicy/>'))).toBe('NotImplemented');
+    expect(codeOf(() => parse('PUT', '/b1b/k?acl'))).toBe('InvalidRequest');
+    expect(parse('PUT', '/b1b/k?acl', { 'x-amz-acl': 'bucket-owner-full-control' })).toMatchObject({ kind: 'PutObjectAcl', key: 'k', acl: 'bucket-owner-full-control' });
     const e = errorOf(() => parse('PATCH', '/b1b'));
     expect(e.code).toBe('MethodNotAllowed');
     expect(e.status).toBe(405);
@@ -246,7 +249,6 @@ describe('PutObject', () => {
     expect(codeOf(() => parse('PUT', '/b1b/k', { ...base, 'if-none-match': '"etag"' }))).toBe('NotImplemented');
     expect(codeOf(() => parse('PUT', '/b1b/k', { ...base, 'x-amz-website-redirect-location': 'ftp://x' }))).toBe('InvalidArgument');
     expect(codeOf(() => parse('PUT', '/b1b/k', { ...base, 'x-amz-checksum-crc32': 'AAAAAA==', 'x-amz-checksum-sha1': 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=' }))).toBe('InvalidRequest');
-    expect(codeOf(() => parse('PUT', '/b1b/k?acl', { 'x-amz-acl': 'private' }))).toBe('NotImplemented');
     expect(codeOf(() => parse('PUT', '/b1b/k', { ...base, 'x-amz-tagging': 'aws%3Aowner=me' }))).toBe('InvalidTag');
     expect(codeOf(() => parse('PUT', '/b1b/k', { ...base, 'x-amz-tagging': 'a=%3Cscript%3E' }))).toBe('InvalidTag');
     expect(codeOf(() => parse('PUT', '/b1b/k', { ...base, 'x-amz-tagging': `${'k'.repeat(129)}=v` }))).toBe('InvalidTag');
@@ -349,11 +351,11 @@ describe('GetObject and HeadObject', () => {
     for (const n of ['0', '10001', 'x', '-1', '']) expect(codeOf(() => parse('GET', `/b1b/k?partNumber=${n}`)), n).toBe('InvalidArgument');
   });
 
-  it("reads an object's ACL (its bucket's); setting one is not implemented", () => {
+  it("reads an object's ACL (its bucket's); sets only canned ones", () => {
     expect(parse('GET', '/b1b/k?acl')).toMatchObject({ kind: 'GetObjectAcl', bucket: 'b1b', key: 'k' });
     expect(parse('GET', '/b1b/k?acl&versionId=null')).toMatchObject({ kind: 'GetObjectAcl', versionId: 'null' });
     expect(codeOf(() => parse('HEAD', '/b1b/k?acl'))).toBe('MethodNotAllowed');
-    expect(codeOf(() => parse('PUT', '/b1b/k?acl', { 'x-amz-acl': 'private' }))).toBe('NotImplemented');
+    expect(parse('PUT', '/b1b/k?acl', { 'x-amz-acl': 'private' })).toMatchObject({ kind: 'PutObjectAcl', acl: 'private' });
   });
 
   it('parseRange ignores what HTTP says to ignore; resolveRange applies the object size', () => {

@@ -197,6 +197,7 @@ export type S3Operation =
   | (ObjectRead & { kind: 'HeadObject' })
   | (ObjectLocated & { kind: 'DeleteObject'; versionId?: string; ifMatch?: string })
   | (ObjectLocated & { kind: 'GetObjectAcl'; versionId?: string })
+  | (ObjectLocated & { kind: 'PutObjectAcl'; acl: CannedAcl; versionId?: string })
   | (ObjectLocated & { kind: 'GetObjectTagging'; versionId?: string })
   | (ObjectLocated & { kind: 'PutObjectTagging'; versionId?: string })
   | (ObjectLocated & { kind: 'DeleteObjectTagging'; versionId?: string })
@@ -735,7 +736,7 @@ export function parseS3Request(req: Request, opts: ParseOptions): S3Operation {
   // Whether a body was sent (not read): a body without Content-Length (chunked) counts.
   const hasBody = req.body !== null && h.get('content-length') !== '0';
   if (target.key === undefined) return bucketOperation(method, q, h, located, hasBody);
-  return objectOperation(method, q, h, { ...located, key: target.key }, opts);
+  return objectOperation(method, q, h, { ...located, key: target.key }, opts, hasBody);
 }
 
 function serviceOperation(method: string, q: URLSearchParams, resource: string): S3Operation {
@@ -853,7 +854,7 @@ function bucketOperation(method: string, q: URLSearchParams, h: Headers, located
   }
 }
 
-function objectOperation(method: string, q: URLSearchParams, h: Headers, located: ObjectLocated, opts: ParseOptions): S3Operation {
+function objectOperation(method: string, q: URLSearchParams, h: Headers, located: ObjectLocated, opts: ParseOptions, hasBody: boolean): S3Operation {
   const uploadId = q.get('uploadId');
   if (uploadId === '') throw invalidArgument('Upload ID must not be empty', 'uploadId', '');
   const versionId = nonEmpty(q, 'versionId');
@@ -908,7 +909,17 @@ function objectOperation(method: string, q: URLSearchParams, h: Headers, located
       return withSse(op, h);
     }
     case 'PUT': {
-      if (q.has('acl')) throw new S3Error('NotImplemented', 'Object ACLs are not implemented; objects inherit the bucket\'s canned ACL.');
+      if (q.has('acl')) {
+        // Objects follow their bucket's ACL; the handler accepts what grants nothing more (ops/common.ts checkObjectAcl).
+        const acl = cannedAcl(h);
+        if (!acl) {
+          if (hasBody) throw new S3Error('NotImplemented', 'Only canned ACLs (x-amz-acl) are supported; AccessControlPolicy bodies are not.');
+          throw new S3Error('InvalidRequest', 'PutObjectAcl needs an x-amz-acl header with a canned ACL.');
+        }
+        const op: S3Op<'PutObjectAcl'> = { ...located, kind: 'PutObjectAcl', acl };
+        if (versionId !== undefined) op.versionId = versionId;
+        return op;
+      }
       if (q.has('tagging')) {
         const op: S3Op<'PutObjectTagging'> = { ...located, kind: 'PutObjectTagging' };
         if (versionId !== undefined) op.versionId = versionId;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { OriginError } from '../../upstream/origin-client.ts';
 import { namespaceError } from '../../namespace/errors.ts';
 import { S3_ERRORS } from '../errors.ts';
-import { ns, originToS3 } from './common.ts';
+import { checkObjectAcl, ns, originToS3 } from './common.ts';
 
 const codeFor = (status: number, message: string) => {
   try {
@@ -31,5 +31,25 @@ describe('ns', () => {
     const err = await ns(Promise.reject(namespaceError('OperationAborted', 'Another CompleteMultipartUpload for this upload is in progress'))).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'OperationAborted' });
     expect(S3_ERRORS.OperationAborted.status).toBe(409);
+  });
+});
+
+describe('checkObjectAcl', () => {
+  const code = (bucketAcl: 'private' | 'public-read', acl?: Parameters<typeof checkObjectAcl>[1]) => {
+    try {
+      checkObjectAcl({ acl: bucketAcl }, acl);
+      return 'ok';
+    } catch (err) {
+      return (err as { code?: string }).code;
+    }
+  };
+  it('accepts what grants nothing beyond the bucket, refuses what would', () => {
+    for (const acl of [undefined, 'private', 'bucket-owner-full-control', 'bucket-owner-read'] as const) {
+      expect(code('private', acl), acl).toBe('ok');
+      expect(code('public-read', acl), acl).toBe('ok');
+    }
+    expect(code('public-read', 'public-read')).toBe('ok');
+    for (const acl of ['public-read', 'public-read-write', 'authenticated-read'] as const) expect(code('private', acl), acl).toBe('AccessControlListNotSupported');
+    expect(code('public-read', 'public-read-write')).toBe('AccessControlListNotSupported');
   });
 });

@@ -5,7 +5,7 @@ import { unwrapNamespaceError, type NamespaceErrorCode } from '../../namespace/e
 import type { BucketRecord, ObjectHeaders } from '../../namespace/types.ts';
 import { OriginError } from '../../upstream/origin-client.ts';
 import { S3Error, s3Error, isS3ErrorCode, type S3ErrorCode } from '../errors.ts';
-import type { ObjectWriteHeaders, SseCustomerKey } from '../parse.ts';
+import type { CannedAcl, ObjectWriteHeaders, SseCustomerKey } from '../parse.ts';
 import type { PayloadMode } from '../sigv4.ts';
 import { el, xmlDocument, type XmlNode } from '../xml.ts';
 
@@ -113,6 +113,23 @@ export function authorize(call: S3Call, bucket: BucketRecord, access: 'read' | '
   if (access === 'read' && bucket.acl === 'public-read') return;
   if (!call.principal) throw s3Error('AccessDenied', 'Anonymous access to this bucket is not allowed: sign the request or make the bucket public-read.');
   throw s3Error('AccessDenied');
+}
+
+/**
+ * An object's canned ACL (`x-amz-acl` on PutObject, CopyObject, CreateMultipartUpload and PutObjectAcl, a POST
+ * form's `acl`). Objects have no ACL of their own here: they follow their bucket's, as in S3 buckets whose object
+ * ownership is "bucket owner enforced" (S3's default). An ACL that grants nothing beyond the bucket's is accepted and
+ * changes nothing (rclone sends `private` with every upload); one that would grant more is refused, never ignored:
+ * an object someone means to publish must not quietly stay private.
+ */
+export function checkObjectAcl(bucket: Pick<BucketRecord, 'acl'>, acl: CannedAcl | undefined): void {
+  if (objectAclWithin(bucket, acl)) return;
+  throw s3Error('AccessControlListNotSupported', `Objects follow their bucket's ACL (${bucket.acl}); the canned ACL ${acl} would grant more. Set the bucket's ACL instead (PutBucketAcl).`);
+}
+
+/** Whether an object's canned ACL grants nothing beyond its bucket's (see checkObjectAcl). */
+export function objectAclWithin(bucket: Pick<BucketRecord, 'acl'>, acl: CannedAcl | undefined): boolean {
+  return acl === undefined || acl === 'private' || acl === 'bucket-owner-full-control' || acl === 'bucket-owner-read' || acl === bucket.acl;
 }
 
 /** Requires a signed request (bucket-less operations, creating buckets). */

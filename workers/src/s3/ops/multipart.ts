@@ -7,6 +7,7 @@ import { el, parseCompleteMultipartUpload } from '../xml.ts';
 import { intake, checkContentMd5, readSmallBody } from './body.ts';
 import {
   authorize,
+  checkObjectAcl,
   checkSseForRead,
   iso,
   ns,
@@ -34,6 +35,7 @@ export async function createMultipartUpload(
 ): Promise<Response> {
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'write');
+  checkObjectAcl(bucket, p.headers.acl);
   const sse = p.sseCustomer;
   const algorithm = p.checksumAlgorithm;
   const upload = await ns(

@@ -5,7 +5,7 @@ import { bucketIndex } from '../../namespace/env.ts';
 import { isPackRef } from '../../upstream/origin-client.ts';
 import type { BucketRecord, ObjectChecksum, ObjectHeaders, ObjectInput, ObjectRecord, PutObjectConditions } from '../../namespace/types.ts';
 import { s3Error } from '../errors.ts';
-import type { ObjectWriteHeaders, SseCustomerKey } from '../parse.ts';
+import type { CannedAcl, ObjectWriteHeaders, SseCustomerKey } from '../parse.ts';
 import type { PayloadMode } from '../sigv4.ts';
 import { el, parseDelete } from '../xml.ts';
 import { checkContentMd5, EMPTY_MD5, intake, readSmallBody, type Intake } from './body.ts';
@@ -13,6 +13,8 @@ import {
   accessControlPolicy,
   authorize,
   bucketForWrite,
+  checkObjectAcl,
+  objectAclWithin,
   checkSseForRead,
   iso,
   ns,
@@ -37,7 +39,12 @@ export interface ObjectWrite {
 
 /** PutObject: bytes to the origin (one CESS file), then key → FID in the bucket's index. */
 export async function putObject(call: S3Call, p: ObjectWrite & { payload?: PayloadMode }): Promise<Response> {
-  const bucket = await bucketForWrite(call, p.bucket);
+  let bucket = await bucketForWrite(call, p.bucket);
+  if (!objectAclWithin(bucket, p.headers.acl)) {
+    // A remembered record may predate a PutBucketAcl: the ACL is checked against the bucket's own before refusing.
+    bucket = await requireBucket(call, p.bucket);
+    authorize(call, bucket, 'write');
+  }
   return storeObject(call, bucket, p, intake(call.req, p.payload, call.e.config.maxPutBytes));
 }
 
@@ -46,6 +53,7 @@ export async function putObject(call: S3Call, p: ObjectWrite & { payload?: Paylo
  * origin, checked as they pass, then the index entry. Answers 200 with the ETag (and the checksum, SSE-C headers).
  */
 export async function storeObject(call: S3Call, bucket: BucketRecord, p: ObjectWrite, body: Intake | 'empty'): Promise<Response> {
+  checkObjectAcl(bucket, p.headers.acl);
   const sse = p.sseCustomer;
   const headers = storedHeaders(p.headers);
   let input: ObjectInput;
@@ -220,6 +228,7 @@ export async function copyObject(
 ): Promise<Response> {
   const target = await requireBucket(call, p.bucket);
   authorize(call, target, 'write');
+  checkObjectAcl(target, p.headers.acl);
   const sourceBucket = p.sourceBucket === p.bucket ? target : await requireBucket(call, p.sourceBucket);
   authorize(call, sourceBucket, 'read');
   const sourceSse = p.sourceSseCustomer;
@@ -320,6 +329,16 @@ export async function getObjectAcl(call: S3Call, p: { bucket: string; key: strin
   const object = await ns(bucketIndex(call.e.env, p.bucket).getObject(p.key));
   if (!object) throw s3Error('NoSuchKey', undefined, { Key: p.key });
   return xmlResponse(accessControlPolicy(bucket));
+}
+
+/** PutObjectAcl: a canned ACL that grants nothing beyond the bucket's is accepted (objects follow their bucket's ACL). */
+export async function putObjectAcl(call: S3Call, p: { bucket: string; key: string; acl: CannedAcl }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  const object = await ns(bucketIndex(call.e.env, p.bucket).getObject(p.key));
+  if (!object) throw s3Error('NoSuchKey', undefined, { Key: p.key });
+  checkObjectAcl(bucket, p.acl);
+  return new Response(null, { status: 200 });
 }
 
 /** GetObjectAttributes (x-amz-object-attributes: ETag, Checksum, ObjectParts, StorageClass, ObjectSize). */
