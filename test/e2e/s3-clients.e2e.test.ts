@@ -318,6 +318,23 @@ describe('awscli', () => {
     await awsOk(['s3', 'rm', '--recursive', `s3://${bucket}/acl/`]);
   });
 
+  it('reads the bucket settings it cannot set as unset, and refuses what it cannot keep', async () => {
+    const errorOf = async (args: string[]) => /\(([A-Za-z]+)\)/.exec((await aws(['s3api', ...args, '--bucket', bucket])).stderr.toString())?.[1];
+    expect(await errorOf(['get-bucket-policy'])).toBe('NoSuchBucketPolicy');
+    expect(await errorOf(['get-bucket-lifecycle-configuration'])).toBe('NoSuchLifecycleConfiguration');
+    expect(await errorOf(['get-bucket-encryption'])).toBe('ServerSideEncryptionConfigurationNotFoundError');
+    expect(await errorOf(['get-object-lock-configuration'])).toBe('ObjectLockConfigurationNotFoundError');
+    expect(await errorOf(['get-public-access-block'])).toBe('NoSuchPublicAccessBlockConfiguration');
+    expect(JSON.parse(await awsOk(['s3api', 'get-bucket-ownership-controls', '--bucket', bucket]))).toEqual({ OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] } });
+    expect(JSON.parse(await awsOk(['s3api', 'get-bucket-request-payment', '--bucket', bucket]))).toEqual({ Payer: 'BucketOwner' });
+    expect(await awsOk(['s3api', 'get-bucket-logging', '--bucket', bucket])).toBe('');
+    expect(await errorOf(['put-bucket-lifecycle-configuration', '--lifecycle-configuration', '{"Rules":[{"ID":"x","Status":"Enabled","Filter":{"Prefix":""},"Expiration":{"Days":1}}]}'])).toBe('NotImplemented');
+    // A write-once bucket is refused, not made as an ordinary one.
+    const locked = await aws(['s3api', 'create-bucket', '--bucket', 'client-awscli-locked', '--object-lock-enabled-for-bucket']);
+    expect(locked.stderr.toString()).toContain('NotImplemented');
+    expect((await aws(['s3api', 'head-bucket', '--bucket', 'client-awscli-locked'])).code).not.toBe(0);
+  });
+
   it('fails the way users expect: missing key, wrong secret', async () => {
     const missing = await aws(['s3api', 'get-object', '--bucket', bucket, '--key', 'no/such/key', join(work, 'aws-missing')]);
     expect(missing.code).toBe(254);

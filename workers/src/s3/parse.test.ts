@@ -67,7 +67,7 @@ describe('addressing', () => {
     expect(aws('GET', 'https://examplebucket.s3.amazonaws.com/test.txt', { range: 'bytes=0-9' })).toMatchObject({ kind: 'GetObject', bucket: 'examplebucket', key: 'test.txt', range: { start: 0, end: 9 } });
     expect(aws('PUT', 'https://examplebucket.s3.amazonaws.com/test$file.text', { 'content-length': '21' })).toMatchObject({ kind: 'PutObject', key: 'test$file.text', contentLength: 21 });
     expect(aws('GET', 'https://examplebucket.s3.amazonaws.com/?max-keys=2&prefix=J')).toMatchObject({ kind: 'ListObjectsV1', bucket: 'examplebucket', prefix: 'J', maxKeys: 2 });
-    expect(codeOf(() => aws('GET', 'https://examplebucket.s3.amazonaws.com/?lifecycle'))).toBe('NotImplemented');
+    expect(aws('GET', 'https://examplebucket.s3.amazonaws.com/?lifecycle')).toMatchObject({ kind: 'GetBucketSetting', bucket: 'examplebucket', setting: 'lifecycle' });
     expect(aws('PUT', 'https://s3.amazonaws.com/examplebucket/chunkObject.txt', { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': '66560', 'content-length': '66824' })).toMatchObject({
       kind: 'PutObject', bucket: 'examplebucket', key: 'chunkObject.txt', contentLength: 66824, decodedContentLength: 66560, headers: { metadata: {} },
     });
@@ -152,8 +152,13 @@ describe('service and bucket operations', () => {
 
   it('refuses unimplemented sub-resources and methods', () => {
     for (const sub of ['policy', 'lifecycle', 'encryption', 'replication', 'notification', 'object-lock', 'logging', 'publicAccessBlock']) {
-      expect(codeOf(() => parse('GET', `/b1b?${sub}`)), sub).toBe('NotImplemented');
+      expect(codeOf(() => parse('PUT', `/b1b?${sub}`)), sub).toBe('NotImplemented');
+      expect(codeOf(() => parse('DELETE', `/b1b?${sub}`)), sub).toBe('NotImplemented');
+      // Reading one is answered: every bucket has it unset.
+      expect(parse('GET', `/b1b?${sub}`), sub).toMatchObject({ kind: 'GetBucketSetting', setting: sub, bucket: 'b1b' });
     }
+    for (const sub of ['analytics', 'inventory', 'metrics', 'intelligent-tiering']) expect(codeOf(() => parse('GET', `/b1b?${sub}`)), sub).toBe('NotImplemented');
+    expect(codeOf(() => parse('GET', '/b1b/k?policy'))).toBe('NotImplemented');
     expect(codeOf(() => parse('PUT', '/b1b?versioning'))).toBe('NotImplemented');
     expect(codeOf(() => parse('POST', '/b1b'))).toBe('MethodNotAllowed');
     expect(codeOf(() => parse('PUT', '/b1b/k?acl', {}, '<AccessControlPolicy/>'))).toBe('NotImplemented');

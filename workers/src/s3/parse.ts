@@ -150,6 +150,8 @@ export type S3Operation =
   | (Located & { kind: 'HeadBucket' })
   | (Located & { kind: 'GetBucketLocation' })
   | (Located & { kind: 'GetBucketVersioning' })
+  /** A bucket setting that cannot be set here, read as unset (UNSET_BUCKET_SETTINGS). */
+  | (Located & { kind: 'GetBucketSetting'; setting: UnsetBucketSetting })
   | (Located & { kind: 'GetBucketAcl' })
   | (Located & { kind: 'PutBucketAcl'; acl: CannedAcl })
   | (Located & { kind: 'GetBucketCors' })
@@ -687,6 +689,17 @@ function checksumType(h: Headers, algorithm: ChecksumAlgorithm | undefined): 'CO
 // ---------------------------------------------------------------------------------------------------------------
 // Sub-resources
 
+/**
+ * Bucket settings this gateway has no way to set, which every bucket therefore reads as unset (GET only; setting or
+ * deleting them stays NotImplemented). Tools that inspect a bucket (Terraform, Cyberduck, backup tools) read these
+ * and expect S3's "not configured" answers, not an error.
+ */
+export const UNSET_BUCKET_SETTINGS = [
+  'policy', 'lifecycle', 'encryption', 'logging', 'accelerate', 'requestPayment', 'object-lock', 'replication',
+  'publicAccessBlock', 'ownershipControls', 'notification',
+] as const;
+export type UnsetBucketSetting = (typeof UNSET_BUCKET_SETTINGS)[number];
+
 /** S3 sub-resources this gateway does not implement: requests naming them get NotImplemented. */
 const UNSUPPORTED_SUBRESOURCES = [
   'accelerate', 'analytics', 'encryption', 'intelligent-tiering', 'inventory', 'legal-hold', 'lifecycle', 'logging',
@@ -730,6 +743,10 @@ export function parseS3Request(req: Request, opts: ParseOptions): S3Operation {
     return op;
   }
 
+  if (target.bucket !== undefined && target.key === undefined && method === 'GET') {
+    const setting = UNSET_BUCKET_SETTINGS.find((name) => q.has(name));
+    if (setting) return { bucket: target.bucket, resource: target.resource, style: target.style, kind: 'GetBucketSetting', setting };
+  }
   rejectUnsupported(q);
   if (target.bucket === undefined) return serviceOperation(method, q, target.resource);
   const located: Located = { bucket: target.bucket, resource: target.resource, style: target.style };
@@ -862,7 +879,7 @@ function objectOperation(method: string, q: URLSearchParams, h: Headers, located
     case 'GET':
     case 'HEAD': {
       if (q.has('acl')) {
-        // An object's ACL is its bucket's (objects inherit the bucket's canned ACL): readable, not settable.
+        // An object's ACL is its bucket's (objects follow the bucket's canned ACL).
         if (method === 'HEAD') throw new S3Error('MethodNotAllowed');
         const op: S3Op<'GetObjectAcl'> = { ...located, kind: 'GetObjectAcl' };
         if (versionId !== undefined) op.versionId = versionId;

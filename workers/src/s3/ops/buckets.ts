@@ -13,6 +13,7 @@ import {
 } from '../xml.ts';
 import { accessControlPolicy, authorize, iso, ns, ownerXml, requireBucket, requirePrincipal, xmlResponse, type S3Call } from './common.ts';
 import { readSmallBody } from './body.ts';
+import type { UnsetBucketSetting } from '../parse.ts';
 
 export async function listBuckets(call: S3Call): Promise<Response> {
   const principal = requirePrincipal(call);
@@ -26,13 +27,19 @@ export async function listBuckets(call: S3Call): Promise<Response> {
 }
 
 /** CreateBucket: the name is claimed in the global registry first, then the bucket's own index is created. */
-export async function createBucket(call: S3Call, p: { bucket: string }): Promise<Response> {
+export async function createBucket(call: S3Call, p: { bucket: string; objectLockEnabled?: boolean; objectOwnership?: string }): Promise<Response> {
   const principal = requirePrincipal(call);
+  // Refused rather than recorded and ignored: a bucket asked to be write-once must not quietly be an ordinary one.
+  if (p.objectLockEnabled) throw s3Error('NotImplemented', 'Object Lock is not supported: objects here can be overwritten and deleted by their owner.');
+  if (p.objectOwnership !== undefined && p.objectOwnership !== 'BucketOwnerEnforced') {
+    if (p.objectOwnership !== 'ObjectWriter' && p.objectOwnership !== 'BucketOwnerPreferred') throw s3Error('InvalidArgument', `Invalid x-amz-object-ownership: ${p.objectOwnership}`, { ArgumentName: 'x-amz-object-ownership', ArgumentValue: p.objectOwnership });
+    throw s3Error('NotImplemented', 'Only BucketOwnerEnforced object ownership is supported: objects follow their bucket\'s ACL.');
+  }
   const body = new TextDecoder().decode(await readSmallBody(call.req, call.payload));
   if (body.trim()) {
     const { locationConstraint } = parseCreateBucketConfiguration(body);
     if (locationConstraint && locationConstraint !== call.e.config.s3Region) {
-      throw s3Error('InvalidLocationConstraint' as never, `This endpoint serves region ${call.e.config.s3Region}.`);
+      throw s3Error('InvalidLocationConstraint', `This endpoint serves region ${call.e.config.s3Region}.`);
     }
   }
   const acl = cannedAcl(call.req.headers.get('x-amz-acl'));
@@ -59,6 +66,39 @@ export async function headBucket(call: S3Call, p: { bucket: string }): Promise<R
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'read');
   return new Response(null, { status: 200, headers: { 'x-amz-bucket-region': call.e.config.s3Region } });
+}
+
+/**
+ * A bucket setting this gateway cannot set, read as S3 reads it unset: an empty document where S3 answers one, the
+ * "not found" error where S3 answers that. Ownership controls are what objects here do: follow the bucket's ACL.
+ */
+export async function getBucketSetting(call: S3Call, p: { bucket: string; setting: UnsetBucketSetting }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  switch (p.setting) {
+    case 'policy':
+      throw s3Error('NoSuchBucketPolicy', undefined, { BucketName: p.bucket });
+    case 'lifecycle':
+      throw s3Error('NoSuchLifecycleConfiguration', undefined, { BucketName: p.bucket });
+    case 'encryption':
+      throw s3Error('ServerSideEncryptionConfigurationNotFoundError', undefined, { BucketName: p.bucket });
+    case 'object-lock':
+      throw s3Error('ObjectLockConfigurationNotFoundError', undefined, { BucketName: p.bucket });
+    case 'replication':
+      throw s3Error('ReplicationConfigurationNotFoundError', undefined, { BucketName: p.bucket });
+    case 'publicAccessBlock':
+      throw s3Error('NoSuchPublicAccessBlockConfiguration', undefined, { BucketName: p.bucket });
+    case 'logging':
+      return xmlResponse(el('BucketLoggingStatus', []));
+    case 'accelerate':
+      return xmlResponse(el('AccelerateConfiguration', []));
+    case 'requestPayment':
+      return xmlResponse(el('RequestPaymentConfiguration', [el('Payer', 'BucketOwner')]));
+    case 'notification':
+      return xmlResponse(el('NotificationConfiguration', []));
+    case 'ownershipControls':
+      return xmlResponse(el('OwnershipControls', [el('Rule', [el('ObjectOwnership', 'BucketOwnerEnforced')])]));
+  }
 }
 
 export async function getBucketLocation(call: S3Call, p: { bucket: string }): Promise<Response> {
