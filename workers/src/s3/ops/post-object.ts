@@ -4,7 +4,7 @@ import { checkPostPolicy, parsePostPolicy, verifyPostSignature } from '../post-p
 import type { SecretLookup } from '../sigv4.ts';
 import { el } from '../xml.ts';
 import type { Intake } from './body.ts';
-import { authorize, requireBucket, xmlResponse, type Principal, type S3Call } from './common.ts';
+import { authorize, checkObjectAcl, requireBucket, xmlResponse, type Principal, type S3Call } from './common.ts';
 import { storeObject } from './objects.ts';
 
 /**
@@ -36,6 +36,7 @@ export async function postObject(
     const fields = parsePostObjectFields(form.fields, form.file, parseOptions);
     const signed: S3Call = { ...call, principal };
     authorize(signed, bucket, 'write');
+    checkObjectAcl(bucket, fields.headers.acl);
     const body = await nonEmpty(form.file.stream);
     // The file is shorter than what follows its start; knowing that it is small lets the origin pack it.
     const formLength = Number(call.req.headers.get('content-length') ?? NaN);
