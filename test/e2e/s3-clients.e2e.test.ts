@@ -856,6 +856,9 @@ print(json.dumps(p))`, {}, 'wrong-secret-wrong-secret-wrong-secret');
     const forged = await post(wrongKey);
     expect([forged.status, errorCode(forged.body)]).toEqual([403, 'SignatureDoesNotMatch']);
     expect(await exists('forms/x')).toBe(false);
+    // A form may not publish one object of a private bucket (objects follow their bucket's ACL).
+    const publish = await post(await make({ fields: { acl: 'public-read' }, conditions: [['starts-with', '$key', 'forms/'], { acl: 'public-read' }] }), big.path);
+    expect([publish.status, errorCode(publish.body)]).toEqual([400, 'AccessControlListNotSupported']);
     // The upload that succeeded is untouched by the refused ones (same key, same bytes).
     const again = await py(`print(json.dumps({'hex': s3.get_object(Bucket=bucket, Key='forms/report.txt')['Body'].read().hex()}))`);
     expect(again.hex).toBe(file.data.toString('hex'));
