@@ -318,6 +318,35 @@ describe('awscli', () => {
     await awsOk(['s3', 'rm', '--recursive', `s3://${bucket}/acl/`]);
   });
 
+  it("makes a bucket public with the static-website guide's policy, and private again without it", async () => {
+    const policy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'PublicReadGetObject', Effect: 'Allow', Principal: '*', Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*` }],
+    });
+    const anonymous = async () => (await curl([`${edge.origin}/${bucket}/dir/a.bin`])).status;
+    expect(await anonymous()).toBe(403);
+    // The guide's steps: allow public policies, then the policy.
+    await awsOk(['s3api', 'put-public-access-block', '--bucket', bucket, '--public-access-block-configuration', 'BlockPublicAcls=false,IgnorePublicAcls=false,BlockPublicPolicy=false,RestrictPublicBuckets=false']);
+    await awsOk(['s3api', 'put-bucket-policy', '--bucket', bucket, '--policy', policy]);
+    try {
+      expect(JSON.parse(JSON.parse(await awsOk(['s3api', 'get-bucket-policy', '--bucket', bucket])).Policy)).toEqual(JSON.parse(policy));
+      expect(await anonymous()).toBe(200);
+      // Objects may now say public-read too: it grants nothing more.
+      await awsOk(['s3', 'cp', '--acl', 'public-read', small.path, `s3://${bucket}/acl/public.bin`]);
+      await awsOk(['s3', 'rm', `s3://${bucket}/acl/public.bin`]);
+    } finally {
+      await awsOk(['s3api', 'delete-bucket-policy', '--bucket', bucket]);
+    }
+    expect(await anonymous()).toBe(403);
+    expect((await aws(['s3api', 'get-bucket-policy', '--bucket', bucket])).stderr.toString()).toContain('NoSuchBucketPolicy');
+    // Any other policy is refused, not kept unenforced; blocking public access is refused too.
+    const write = policy.replace('"s3:GetObject"', '["s3:GetObject","s3:PutObject"]');
+    expect((await aws(['s3api', 'put-bucket-policy', '--bucket', bucket, '--policy', write])).stderr.toString()).toContain('NotImplemented');
+    expect((await aws(['s3api', 'put-bucket-policy', '--bucket', bucket, '--policy', '{not json'])).stderr.toString()).toContain('MalformedPolicy');
+    expect((await aws(['s3api', 'put-public-access-block', '--bucket', bucket, '--public-access-block-configuration', 'BlockPublicPolicy=true'])).stderr.toString()).toContain('NotImplemented');
+    expect(await anonymous()).toBe(403);
+  });
+
   it('reads the bucket settings it cannot set as unset, and refuses what it cannot keep', async () => {
     const errorOf = async (args: string[]) => /\(([A-Za-z]+)\)/.exec((await aws(['s3api', ...args, '--bucket', bucket])).stderr.toString())?.[1];
     expect(await errorOf(['get-bucket-policy'])).toBe('NoSuchBucketPolicy');

@@ -518,7 +518,7 @@ describe('BucketIndex: tags and website redirects', () => {
     const { raw } = await newBucket();
     await runInDurableObject(raw, async (instance: BucketIndex, state) => {
       await instance.putObject('old', object(1));
-      for (const [table, column] of [['objects', 'tags'], ['objects', 'website_redirect'], ['bucket', 'tags']]) state.storage.sql.exec(`ALTER TABLE ${table} DROP COLUMN ${column}`);
+      for (const [table, column] of [['objects', 'tags'], ['objects', 'website_redirect'], ['bucket', 'tags'], ['bucket', 'policy']]) state.storage.sql.exec(`ALTER TABLE ${table} DROP COLUMN ${column}`);
       const Index = instance.constructor as new (ctx: DurableObjectState, env: unknown) => BucketIndex;
       const upgraded = new Index(state, env);
       expect(await upgraded.getObject('old')).toMatchObject({ etag: md5hex(1) });
@@ -526,6 +526,17 @@ describe('BucketIndex: tags and website redirects', () => {
       expect((await upgraded.getObject('old'))!.tags).toEqual([['a', '1']]);
       await upgraded.putBucketTags([['b', '2']]);
       expect(await upgraded.getBucketTags()).toEqual([['b', '2']]);
+      expect((await upgraded.setPolicy('{"Statement":[]}')).policy).toBe('{"Statement":[]}');
     });
+  });
+
+  it('keeps a bucket policy until it is removed, in the record every read gets', async () => {
+    const { stub } = await newBucket();
+    expect((await stub.info())?.policy).toBeUndefined();
+    await stub.setPolicy('{"p":1}');
+    expect((await stub.info())?.policy).toBe('{"p":1}');
+    expect((await stub.lookup('any')).bucket?.policy).toBe('{"p":1}');
+    await stub.setPolicy(null);
+    expect((await stub.info())?.policy).toBeUndefined();
   });
 });

@@ -134,6 +134,13 @@ export class BucketIndex extends DurableObject<NamespaceBindings> {
     return this.#bucket();
   }
 
+  /** Sets or (null) removes the bucket policy; the caller has checked it (s3/bucket-policy.ts). */
+  async setPolicy(policy: string | null): Promise<BucketRecord> {
+    this.#bucket();
+    this.#sql.exec('UPDATE bucket SET policy = ? WHERE id = 1', policy);
+    return this.#bucket();
+  }
+
   async putCors(rules: CorsRule[]): Promise<void> {
     this.#bucket();
     checkCors(rules);
@@ -720,9 +727,10 @@ const ADDED_COLUMNS: [string, string][] = [
   ['bucket', 'tags'],
   ['objects', 'tags'],
   ['objects', 'website_redirect'],
+  ['bucket', 'policy'],
 ];
 
-type BucketRow = { name: string; owner: string; territory: string; created: number; acl: string; cors: string | null; website: string | null };
+type BucketRow = { name: string; owner: string; territory: string; created: number; acl: string; cors: string | null; website: string | null; policy: string | null };
 type SummaryRow = { key: string; size: number; etag: string; last_modified: number; checksum_algorithm: string | null; checksum_type: string | null };
 type ObjectRow = SummaryRow & {
   fid: string | null;
@@ -765,7 +773,9 @@ type PartRow = {
 };
 
 function bucketOf(row: BucketRow): BucketRecord {
-  return { name: row.name, owner: row.owner, territory: row.territory, created: row.created, acl: row.acl as CannedAcl };
+  const record: BucketRecord = { name: row.name, owner: row.owner, territory: row.territory, created: row.created, acl: row.acl as CannedAcl };
+  if (row.policy !== null && row.policy !== undefined) record.policy = row.policy;
+  return record;
 }
 
 function objectOf(row: ObjectRow): ObjectRecord {

@@ -11,6 +11,13 @@ export interface BucketRecord {
   /** Creation time, ms since the epoch. */
   created: number;
   acl: CannedAcl;
+  /** The bucket policy as sent; only policies that let everyone read every object are accepted (s3/bucket-policy.ts). */
+  policy?: string;
+}
+
+/** Whether anyone may read the bucket's objects: a `public-read` ACL or a (public-read) bucket policy. */
+export function publiclyReadable(bucket: Pick<BucketRecord, 'acl' | 'policy'>): boolean {
+  return bucket.acl === 'public-read' || bucket.policy !== undefined;
 }
 
 export interface CorsRule {

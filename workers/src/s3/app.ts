@@ -74,6 +74,16 @@ async function dispatch(call: S3Call, op: S3Operation): Promise<Response> {
       return buckets.getBucketVersioning(call, op);
     case 'GetBucketSetting':
       return buckets.getBucketSetting(call, op);
+    case 'GetBucketPolicy':
+      return buckets.getBucketPolicy(call, op);
+    case 'PutBucketPolicy':
+      return buckets.putBucketPolicy(call, op);
+    case 'DeleteBucketPolicy':
+      return buckets.deleteBucketPolicy(call, op);
+    case 'PutPublicAccessBlock':
+      return buckets.putPublicAccessBlock(call, op);
+    case 'DeletePublicAccessBlock':
+      return buckets.deletePublicAccessBlock(call, op);
     case 'GetBucketAcl':
       return buckets.getBucketAcl(call, op);
     case 'PutBucketAcl':

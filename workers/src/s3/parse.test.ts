@@ -151,7 +151,13 @@ describe('service and bucket operations', () => {
   });
 
   it('refuses unimplemented sub-resources and methods', () => {
-    for (const sub of ['policy', 'lifecycle', 'encryption', 'replication', 'notification', 'object-lock', 'logging', 'publicAccessBlock']) {
+    expect(parse('PUT', '/b1b?policy')).toMatchObject({ kind: 'PutBucketPolicy', bucket: 'b1b' });
+    expect(parse('GET', '/b1b?policy')).toMatchObject({ kind: 'GetBucketPolicy' });
+    expect(parse('DELETE', '/b1b?policy')).toMatchObject({ kind: 'DeleteBucketPolicy' });
+    expect(parse('PUT', '/b1b?publicAccessBlock')).toMatchObject({ kind: 'PutPublicAccessBlock' });
+    expect(parse('DELETE', '/b1b?publicAccessBlock')).toMatchObject({ kind: 'DeletePublicAccessBlock' });
+    expect(parse('GET', '/b1b?publicAccessBlock')).toMatchObject({ kind: 'GetBucketSetting', setting: 'publicAccessBlock' });
+    for (const sub of ['lifecycle', 'encryption', 'replication', 'notification', 'object-lock', 'logging']) {
       expect(codeOf(() => parse('PUT', `/b1b?${sub}`)), sub).toBe('NotImplemented');
       expect(codeOf(() => parse('DELETE', `/b1b?${sub}`)), sub).toBe('NotImplemented');
       // Reading one is answered: every bucket has it unset.

@@ -150,6 +150,11 @@ export type S3Operation =
   | (Located & { kind: 'HeadBucket' })
   | (Located & { kind: 'GetBucketLocation' })
   | (Located & { kind: 'GetBucketVersioning' })
+  | (Located & { kind: 'GetBucketPolicy' })
+  | (Located & { kind: 'PutBucketPolicy' })
+  | (Located & { kind: 'DeleteBucketPolicy' })
+  | (Located & { kind: 'PutPublicAccessBlock' })
+  | (Located & { kind: 'DeletePublicAccessBlock' })
   /** A bucket setting that cannot be set here, read as unset (UNSET_BUCKET_SETTINGS). */
   | (Located & { kind: 'GetBucketSetting'; setting: UnsetBucketSetting })
   | (Located & { kind: 'GetBucketAcl' })
@@ -695,7 +700,7 @@ function checksumType(h: Headers, algorithm: ChecksumAlgorithm | undefined): 'CO
  * and expect S3's "not configured" answers, not an error.
  */
 export const UNSET_BUCKET_SETTINGS = [
-  'policy', 'lifecycle', 'encryption', 'logging', 'accelerate', 'requestPayment', 'object-lock', 'replication',
+  'lifecycle', 'encryption', 'logging', 'accelerate', 'requestPayment', 'object-lock', 'replication',
   'publicAccessBlock', 'ownershipControls', 'notification',
 ] as const;
 export type UnsetBucketSetting = (typeof UNSET_BUCKET_SETTINGS)[number];
@@ -743,9 +748,19 @@ export function parseS3Request(req: Request, opts: ParseOptions): S3Operation {
     return op;
   }
 
-  if (target.bucket !== undefined && target.key === undefined && method === 'GET') {
-    const setting = UNSET_BUCKET_SETTINGS.find((name) => q.has(name));
-    if (setting) return { bucket: target.bucket, resource: target.resource, style: target.style, kind: 'GetBucketSetting', setting };
+  if (target.bucket !== undefined && target.key === undefined) {
+    const located: Located = { bucket: target.bucket, resource: target.resource, style: target.style };
+    // The bucket policy (public read only, s3/bucket-policy.ts) and a public access block that blocks nothing.
+    if (q.has('policy')) {
+      if (method === 'GET') return { ...located, kind: 'GetBucketPolicy' };
+      if (method === 'PUT') return { ...located, kind: 'PutBucketPolicy' };
+      if (method === 'DELETE') return { ...located, kind: 'DeleteBucketPolicy' };
+      throw methodNotAllowed(method, 'bucket');
+    }
+    if (q.has('publicAccessBlock') && method === 'PUT') return { ...located, kind: 'PutPublicAccessBlock' };
+    if (q.has('publicAccessBlock') && method === 'DELETE') return { ...located, kind: 'DeletePublicAccessBlock' };
+    const setting = method === 'GET' ? UNSET_BUCKET_SETTINGS.find((name) => q.has(name)) : undefined;
+    if (setting) return { ...located, kind: 'GetBucketSetting', setting };
   }
   rejectUnsupported(q);
   if (target.bucket === undefined) return serviceOperation(method, q, target.resource);

@@ -2,7 +2,7 @@ import { contentTypeFor } from '../../../origin/src/api/mime.ts';
 import { serveObject } from '../cdn/serve-object.ts';
 import type { EdgeContext } from '../context.ts';
 import { bucketIndex } from '../namespace/env.ts';
-import type { ObjectRecord, WebsiteConfig, WebsiteRoutingRule } from '../namespace/types.ts';
+import { publiclyReadable, type ObjectRecord, type WebsiteConfig, type WebsiteRoutingRule } from '../namespace/types.ts';
 import { S3Error } from '../s3/errors.ts';
 
 /** What a public-read bucket without a website configuration serves for directories. */
@@ -33,7 +33,7 @@ export async function serveWebsite(e: EdgeContext, bucket: string, request: Requ
   const index = bucketIndex(e.env, bucket);
   const info = await index.info();
   if (!info) return page(404, 'Not Found', `No such bucket: ${bucket}`);
-  const config = (await index.getWebsite()) ?? (info.acl === 'public-read' ? DEFAULT_WEBSITE : undefined);
+  const config = (await index.getWebsite()) ?? (publiclyReadable(info) ? DEFAULT_WEBSITE : undefined);
   if (!config) return page(404, 'Not Found', 'This bucket is not configured as a website.');
   const url = new URL(request.url);
   if ('redirectAllRequestsTo' in config) {

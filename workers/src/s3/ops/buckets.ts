@@ -8,11 +8,13 @@ import {
   parseCorsConfiguration,
   parseCreateBucketConfiguration,
   parseWebsiteConfiguration,
+  parseXml,
   websiteConfigurationXml,
   type WebsiteConfiguration,
 } from '../xml.ts';
 import { accessControlPolicy, authorize, iso, ns, ownerXml, requireBucket, requirePrincipal, xmlResponse, type S3Call } from './common.ts';
 import { readSmallBody } from './body.ts';
+import { checkPublicReadPolicy, MAX_BUCKET_POLICY_BYTES } from '../bucket-policy.ts';
 import type { UnsetBucketSetting } from '../parse.ts';
 
 export async function listBuckets(call: S3Call): Promise<Response> {
@@ -76,8 +78,6 @@ export async function getBucketSetting(call: S3Call, p: { bucket: string; settin
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'write');
   switch (p.setting) {
-    case 'policy':
-      throw s3Error('NoSuchBucketPolicy', undefined, { BucketName: p.bucket });
     case 'lifecycle':
       throw s3Error('NoSuchLifecycleConfiguration', undefined, { BucketName: p.bucket });
     case 'encryption':
@@ -99,6 +99,52 @@ export async function getBucketSetting(call: S3Call, p: { bucket: string; settin
     case 'ownershipControls':
       return xmlResponse(el('OwnershipControls', [el('Rule', [el('ObjectOwnership', 'BucketOwnerEnforced')])]));
   }
+}
+
+/** PutBucketPolicy: a policy that lets everyone read every object (bucket-policy.ts) makes the bucket publicly readable. */
+export async function putBucketPolicy(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  const text = new TextDecoder().decode(await readSmallBody(call.req, call.payload, { maxBytes: MAX_BUCKET_POLICY_BYTES }));
+  checkPublicReadPolicy(text, p.bucket);
+  await ns(bucketIndex(call.e.env, p.bucket).setPolicy(text));
+  bucketRecordCache.delete(p.bucket);
+  return new Response(null, { status: 204 });
+}
+
+export async function getBucketPolicy(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  if (bucket.policy === undefined) throw s3Error('NoSuchBucketPolicy', undefined, { BucketName: p.bucket });
+  return new Response(bucket.policy, { status: 200, headers: { 'Content-Type': 'application/json' } });
+}
+
+export async function deleteBucketPolicy(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  await ns(bucketIndex(call.e.env, p.bucket).setPolicy(null));
+  bucketRecordCache.delete(p.bucket);
+  return new Response(null, { status: 204 });
+}
+
+/**
+ * PutPublicAccessBlock: nothing here blocks public access, so a configuration that blocks nothing (every flag
+ * false, as website guides set it) is accepted and, changing nothing, not kept; one that would block is refused.
+ */
+export async function putPublicAccessBlock(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  const root = parseXml(await readSmallBody(call.req, call.payload));
+  if (root.name !== 'PublicAccessBlockConfiguration') throw s3Error('MalformedXML');
+  const blocking = root.children.filter((c) => c.text.trim().toLowerCase() === 'true').map((c) => c.name);
+  if (blocking.length) throw s3Error('NotImplemented', `Blocking public access is not supported (${blocking.join(', ')}): keep buckets that must stay private without public-read ACLs or policies.`);
+  return new Response(null, { status: 200 });
+}
+
+export async function deletePublicAccessBlock(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  return new Response(null, { status: 204 });
 }
 
 export async function getBucketLocation(call: S3Call, p: { bucket: string }): Promise<Response> {

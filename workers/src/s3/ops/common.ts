@@ -2,7 +2,7 @@ import type { EdgeContext } from '../../context.ts';
 import { BUCKET_RECORD_TTL_MS, bucketRecordCache } from '../../namespace/bucket-record-cache.ts';
 import { bucketIndex } from '../../namespace/env.ts';
 import { unwrapNamespaceError, type NamespaceErrorCode } from '../../namespace/errors.ts';
-import type { BucketRecord, ObjectHeaders } from '../../namespace/types.ts';
+import { publiclyReadable, type BucketRecord, type ObjectHeaders } from '../../namespace/types.ts';
 import { OriginError } from '../../upstream/origin-client.ts';
 import { S3Error, s3Error, isS3ErrorCode, type S3ErrorCode } from '../errors.ts';
 import type { CannedAcl, ObjectWriteHeaders, SseCustomerKey } from '../parse.ts';
@@ -110,7 +110,7 @@ export async function bucketForWrite(call: S3Call, bucket: string): Promise<Buck
 /** Writes need the owner; reads need the owner or a public-read bucket. */
 export function authorize(call: S3Call, bucket: BucketRecord, access: 'read' | 'write'): void {
   if (call.principal?.account === bucket.owner) return;
-  if (access === 'read' && bucket.acl === 'public-read') return;
+  if (access === 'read' && publiclyReadable(bucket)) return;
   if (!call.principal) throw s3Error('AccessDenied', 'Anonymous access to this bucket is not allowed: sign the request or make the bucket public-read.');
   throw s3Error('AccessDenied');
 }
@@ -122,14 +122,14 @@ export function authorize(call: S3Call, bucket: BucketRecord, access: 'read' | '
  * changes nothing (rclone sends `private` with every upload); one that would grant more is refused, never ignored:
  * an object someone means to publish must not quietly stay private.
  */
-export function checkObjectAcl(bucket: Pick<BucketRecord, 'acl'>, acl: CannedAcl | undefined): void {
+export function checkObjectAcl(bucket: Pick<BucketRecord, 'acl' | 'policy'>, acl: CannedAcl | undefined): void {
   if (objectAclWithin(bucket, acl)) return;
   throw s3Error('AccessControlListNotSupported', `Objects follow their bucket's ACL (${bucket.acl}); the canned ACL ${acl} would grant more. Set the bucket's ACL instead (PutBucketAcl).`);
 }
 
 /** Whether an object's canned ACL grants nothing beyond its bucket's (see checkObjectAcl). */
-export function objectAclWithin(bucket: Pick<BucketRecord, 'acl'>, acl: CannedAcl | undefined): boolean {
-  return acl === undefined || acl === 'private' || acl === 'bucket-owner-full-control' || acl === 'bucket-owner-read' || acl === bucket.acl;
+export function objectAclWithin(bucket: Pick<BucketRecord, 'acl' | 'policy'>, acl: CannedAcl | undefined): boolean {
+  return acl === undefined || acl === 'private' || acl === 'bucket-owner-full-control' || acl === 'bucket-owner-read' || (acl === 'public-read' && publiclyReadable(bucket));
 }
 
 /** Requires a signed request (bucket-less operations, creating buckets). */

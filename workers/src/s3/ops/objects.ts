@@ -3,7 +3,7 @@ import { evaluateConditions } from '../../cdn/serve-object.ts';
 import { sameWrite } from '../../namespace/bucket-index.ts';
 import { bucketIndex } from '../../namespace/env.ts';
 import { isPackRef } from '../../upstream/origin-client.ts';
-import type { BucketRecord, ObjectChecksum, ObjectHeaders, ObjectInput, ObjectRecord, PutObjectConditions } from '../../namespace/types.ts';
+import { publiclyReadable, type BucketRecord, type ObjectChecksum, type ObjectHeaders, type ObjectInput, type ObjectRecord, type PutObjectConditions } from '../../namespace/types.ts';
 import { s3Error } from '../errors.ts';
 import type { CannedAcl, ObjectWriteHeaders, SseCustomerKey } from '../parse.ts';
 import type { PayloadMode } from '../sigv4.ts';
@@ -172,7 +172,7 @@ export async function getObject(call: S3Call, p: { bucket: string; key: string; 
     headers,
     overrides,
     sseKey: sse?.key,
-    defaultCacheControl: bucket.acl === 'public-read' ? call.e.config.publicCacheControl : undefined,
+    defaultCacheControl: publiclyReadable(bucket) ? call.e.config.publicCacheControl : undefined,
     owner: bucket.owner,
   });
   if (object.websiteRedirectLocation !== undefined) res.headers.set('x-amz-website-redirect-location', object.websiteRedirectLocation);
