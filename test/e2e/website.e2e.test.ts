@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { crc32, deflateSync } from 'node:zlib';
-import { CreateBucketCommand, PutBucketWebsiteCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutBucketCorsCommand, PutBucketWebsiteCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -263,5 +263,41 @@ print(json.dumps(s3.generate_presigned_post(a['bucket'], 'uploads/\${filename}',
     expect(stored.status).toBe(200);
     expect(stored.body.equals(note)).toBe(true);
     expect(stored.headers['content-type']).toBe('text/plain');
+  });
+
+  it("lets the site's own script upload with fetch and FormData, across origins, under the bucket's CORS rules", async () => {
+    const s3 = new S3Client({
+      endpoint: stack.stack.edge,
+      region: stack.stack.s3.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: stack.stack.s3.accessKeyId, secretAccessKey: stack.stack.s3.secretAccessKey },
+    });
+    await s3.send(new PutBucketCorsCommand({ Bucket: BUCKET, CORSConfiguration: { CORSRules: [{ AllowedOrigins: [new URL(site('/')).origin], AllowedMethods: ['POST'], AllowedHeaders: ['*'], ExposeHeaders: ['ETag'] }] } }));
+    s3.destroy();
+    const script = `import json, os, boto3
+from botocore.config import Config
+a = json.loads(os.environ['ARGS'])
+s3 = boto3.client('s3', endpoint_url=a['edge'], region_name=a['region'], aws_access_key_id=a['key'], aws_secret_access_key=a['secret'],
+    config=Config(signature_version='s3v4', s3={'addressing_style': 'path'}))
+print(json.dumps(s3.generate_presigned_post(a['bucket'], 'uploads/\${filename}', Fields={'success_action_status': '201'},
+    Conditions=[['starts-with', '$key', 'uploads/'], {'success_action_status': '201'}], ExpiresIn=300)))`;
+    const { s3: keys } = stack.stack;
+    const args = { edge: stack.stack.edge, region: keys.region, key: keys.accessKeyId, secret: keys.secretAccessKey, bucket: BUCKET };
+    const { stdout } = await promisify(execFile)('/usr/bin/python3', ['-c', script], { env: { ...process.env, ARGS: JSON.stringify(args) } });
+    const post = JSON.parse(stdout) as { url: string; fields: Record<string, string> };
+    await page.goto(site('/'));
+    // Runs in the page (origin: the website host); the S3 endpoint is another origin.
+    const result = await page.evaluate(async ({ url, fields }) => {
+      const form = new FormData();
+      for (const [k, v] of Object.entries(fields)) form.append(k, v);
+      form.append('file', new Blob(['sent by fetch\n'], { type: 'text/plain' }), 'fetched.txt');
+      const res = await fetch(url, { method: 'POST', body: form });
+      return { status: res.status, etag: res.headers.get('etag'), body: await res.text() };
+    }, post);
+    expect(result.status).toBe(201);
+    expect(result.body).toContain('<Key>uploads/fetched.txt</Key>');
+    expect(result.etag).toBe(`"${createHash('md5').update('sent by fetch\n').digest('hex')}"`);
+    const stored = await get(`${BUCKET}.web.localhost`, '/uploads/fetched.txt');
+    expect(stored.body.toString()).toBe('sent by fetch\n');
   });
 });
