@@ -705,18 +705,42 @@ export const UNSET_BUCKET_SETTINGS = [
 ] as const;
 export type UnsetBucketSetting = (typeof UNSET_BUCKET_SETTINGS)[number];
 
+/** Bucket sub-resources answered at bucket level only (bucketSettingOperation); elsewhere NotImplemented. */
+const BUCKET_SETTINGS: readonly string[] = [...UNSET_BUCKET_SETTINGS, 'policy'];
+
 /** S3 sub-resources this gateway does not implement: requests naming them get NotImplemented. */
 const UNSUPPORTED_SUBRESOURCES = [
-  'accelerate', 'analytics', 'encryption', 'intelligent-tiering', 'inventory', 'legal-hold', 'lifecycle', 'logging',
-  'metrics', 'notification', 'object-lock', 'ownershipControls', 'policy', 'policyStatus', 'publicAccessBlock',
-  'replication', 'requestPayment', 'restore', 'retention', 'select', 'select-type', 'torrent', 'session',
-  'metadataTable', 'metadataConfiguration', 'renameObject', 'abac',
+  'analytics', 'intelligent-tiering', 'inventory', 'legal-hold', 'metrics', 'policyStatus', 'restore', 'retention',
+  'select', 'select-type', 'torrent', 'session', 'metadataTable', 'metadataConfiguration', 'renameObject', 'abac',
 ];
 
-function rejectUnsupported(q: URLSearchParams): void {
-  for (const name of UNSUPPORTED_SUBRESOURCES) {
-    if (q.has(name)) throw new S3Error('NotImplemented', `The ${name} sub-resource is not implemented by this endpoint.`);
+function notImplemented(name: string): S3Error {
+  return new S3Error('NotImplemented', `The ${name} sub-resource is not implemented by this endpoint.`);
+}
+
+/** Refuses unimplemented sub-resources; bucket settings too, except on a bucket (where bucketSettingOperation decides). */
+function rejectUnsupported(q: URLSearchParams, bucketLevel: boolean): void {
+  for (const name of UNSUPPORTED_SUBRESOURCES) if (q.has(name)) throw notImplemented(name);
+  if (!bucketLevel) for (const name of BUCKET_SETTINGS) if (q.has(name)) throw notImplemented(name);
+}
+
+/**
+ * The bucket settings: the bucket policy (public read only, s3/bucket-policy.ts), a public access block that blocks
+ * nothing, and the settings read as unset. Undefined when the request names none of them.
+ */
+function bucketSettingOperation(method: string, q: URLSearchParams, located: Located): S3Operation | undefined {
+  if (q.has('policy')) {
+    if (method === 'GET') return { ...located, kind: 'GetBucketPolicy' };
+    if (method === 'PUT') return { ...located, kind: 'PutBucketPolicy' };
+    if (method === 'DELETE') return { ...located, kind: 'DeleteBucketPolicy' };
+    throw methodNotAllowed(method, 'bucket');
   }
+  if (q.has('publicAccessBlock') && method === 'PUT') return { ...located, kind: 'PutPublicAccessBlock' };
+  if (q.has('publicAccessBlock') && method === 'DELETE') return { ...located, kind: 'DeletePublicAccessBlock' };
+  const setting = UNSET_BUCKET_SETTINGS.find((name) => q.has(name));
+  if (setting === undefined) return undefined;
+  if (method === 'GET') return { ...located, kind: 'GetBucketSetting', setting };
+  throw notImplemented(setting);
 }
 
 function methodNotAllowed(method: string, what: string): S3Error {
@@ -748,21 +772,7 @@ export function parseS3Request(req: Request, opts: ParseOptions): S3Operation {
     return op;
   }
 
-  if (target.bucket !== undefined && target.key === undefined) {
-    const located: Located = { bucket: target.bucket, resource: target.resource, style: target.style };
-    // The bucket policy (public read only, s3/bucket-policy.ts) and a public access block that blocks nothing.
-    if (q.has('policy')) {
-      if (method === 'GET') return { ...located, kind: 'GetBucketPolicy' };
-      if (method === 'PUT') return { ...located, kind: 'PutBucketPolicy' };
-      if (method === 'DELETE') return { ...located, kind: 'DeleteBucketPolicy' };
-      throw methodNotAllowed(method, 'bucket');
-    }
-    if (q.has('publicAccessBlock') && method === 'PUT') return { ...located, kind: 'PutPublicAccessBlock' };
-    if (q.has('publicAccessBlock') && method === 'DELETE') return { ...located, kind: 'DeletePublicAccessBlock' };
-    const setting = method === 'GET' ? UNSET_BUCKET_SETTINGS.find((name) => q.has(name)) : undefined;
-    if (setting) return { ...located, kind: 'GetBucketSetting', setting };
-  }
-  rejectUnsupported(q);
+  rejectUnsupported(q, target.bucket !== undefined && target.key === undefined);
   if (target.bucket === undefined) return serviceOperation(method, q, target.resource);
   const located: Located = { bucket: target.bucket, resource: target.resource, style: target.style };
   // Whether a body was sent (not read): a body without Content-Length (chunked) counts.
@@ -797,6 +807,8 @@ function listCommon(q: URLSearchParams, located: Located): ListCommon {
 }
 
 function bucketOperation(method: string, q: URLSearchParams, h: Headers, located: Located, hasBody: boolean): S3Operation {
+  const setting = bucketSettingOperation(method, q, located);
+  if (setting) return setting;
   switch (method) {
     case 'GET': {
       if (q.has('location')) return { ...located, kind: 'GetBucketLocation' };

@@ -46,6 +46,7 @@ export function formBoundary(contentType: string | null): string | undefined {
 }
 
 const CRLF = new Uint8Array([13, 10]);
+const HEAD_END = new Uint8Array([13, 10, 13, 10]);
 const utf8 = new TextDecoder();
 
 function malformed(why: string): S3Error {
@@ -102,9 +103,8 @@ function parsePartHead(text: string): PartHead {
  */
 export async function readPostForm(body: ReadableStream<Uint8Array>, boundary: string, opts: { maxFileBytes: number; maxFieldsBytes?: number; signal?: AbortSignal }): Promise<PostForm> {
   const maxFields = opts.maxFieldsBytes ?? MAX_POST_FIELDS_BYTES;
-  const encoder = new TextEncoder();
   // Every delimiter but the first follows a CRLF; a CRLF put in front of the body makes the first one alike.
-  const delimiter = encoder.encode(`\r\n--${boundary}`);
+  const delimiter = new TextEncoder().encode(`\r\n--${boundary}`);
   const src = new ByteSource(body);
   let buf: Uint8Array = CRLF;
   let eof = false;
@@ -140,7 +140,7 @@ export async function readPostForm(body: ReadableStream<Uint8Array>, boundary: s
       const lineEnd = await find(CRLF, 0);
       if (utf8.decode(buf.subarray(0, lineEnd)).trim() !== '') throw malformed('text after a boundary');
       take(lineEnd + 2);
-      const headEnd = await find(encoder.encode('\r\n\r\n'), 0);
+      const headEnd = await find(HEAD_END, 0);
       const head = parsePartHead(utf8.decode(buf.subarray(0, headEnd + 2)));
       take(headEnd + 4);
       if (head.name.toLowerCase() === 'file') {
@@ -162,7 +162,7 @@ export async function readPostForm(body: ReadableStream<Uint8Array>, boundary: s
   }
 }
 
-/** The file part's bytes up to the next delimiter, as a stream; what follows the file is read off and dropped. */
+/** The file part's bytes up to the next delimiter, as a stream; what follows the file is not read. */
 function fileStream(head: PartHead, offset: number, src: ByteSource, start: Uint8Array, startEof: boolean, delimiter: Uint8Array, opts: { maxFileBytes: number; signal?: AbortSignal }): PostFile {
   let buf = start;
   let eof = startEof;
@@ -196,7 +196,7 @@ function fileStream(head: PartHead, offset: number, src: ByteSource, start: Uint
           if (at >= 0) {
             size += ready;
             if (size < min) throw new S3Error('EntityTooSmall', undefined, { ProposedSize: String(size), MinSizeAllowed: String(min) });
-            if (ready) controller.enqueue(buf.slice(0, ready));
+            if (ready) controller.enqueue(buf.subarray(0, ready));
             finished = true;
             controller.close();
             settle.resolve(size);

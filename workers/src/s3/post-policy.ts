@@ -4,9 +4,8 @@
  * base64 text with the SigV4 signing key of `x-amz-credential`), and the fields the policy's conditions constrain.
  * Pure apart from the HMAC: the caller looks up the secret.
  */
-import { equalBytes } from './checksums.ts';
 import { S3Error } from './errors.ts';
-import { deriveSigningKey, hmacHex, parseAmzDate, SIGV4_ALGORITHM, type SecretLookup } from './sigv4.ts';
+import { cachedSigningKey, hmacHex, parseAmzDate, parseCredential, SIGV4_ALGORITHM, timingSafeEqualHex, type SecretLookup } from './sigv4.ts';
 
 /** Largest policy document accepted (base64 text), well above what a form of S3's fields needs. */
 export const MAX_POST_POLICY_BYTES = 20 * 1024;
@@ -132,11 +131,11 @@ export async function verifyPostSignature(fields: ReadonlyMap<string, string>, l
     throw new S3Error('InvalidArgument', `Bucket POST must contain the fields ${missing.join(', ')} (anonymous uploads are not allowed).`, { ArgumentName: missing[0]!, ArgumentValue: '' });
   }
   if (algorithm !== SIGV4_ALGORITHM) throw new S3Error('InvalidArgument', `Unsupported x-amz-algorithm ${algorithm}; use ${SIGV4_ALGORITHM}.`, { ArgumentName: 'x-amz-algorithm', ArgumentValue: algorithm });
-  const parts = credential.split('/');
-  const [accessKeyId, date, region, service, terminator] = parts;
-  if (parts.length !== 5 || !accessKeyId || !/^\d{8}$/.test(date!) || service !== 's3' || terminator !== 'aws4_request') {
+  const scope = parseCredential(credential);
+  if (!scope || scope.service !== 's3') {
     throw new S3Error('InvalidArgument', 'x-amz-credential must be <access key id>/<yyyymmdd>/<region>/s3/aws4_request.', { ArgumentName: 'x-amz-credential', ArgumentValue: credential });
   }
+  const { accessKeyId, date, region } = scope;
   if (region !== opts.region) {
     throw new S3Error('InvalidArgument', `The credential's region '${region}' is wrong; expecting '${opts.region}'.`, { ArgumentName: 'x-amz-credential', ArgumentValue: credential });
   }
@@ -145,13 +144,12 @@ export async function verifyPostSignature(fields: ReadonlyMap<string, string>, l
   }
   const secret = await lookupSecret(accessKeyId);
   if (secret === undefined) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId });
-  const expected = await hmacHex(await deriveSigningKey(secret, date!, region, 's3'), policy);
-  const enc = new TextEncoder();
-  if (!equalBytes(enc.encode(expected), enc.encode(signature.toLowerCase()))) {
+  const expected = await hmacHex(await cachedSigningKey(secret, date, region, 's3'), policy);
+  if (!timingSafeEqualHex(expected, signature.toLowerCase())) {
     throw new S3Error('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', {
       AWSAccessKeyId: accessKeyId,
       StringToSign: policy,
     });
   }
-  return { accessKeyId, date: date!, region };
+  return { accessKeyId, date, region };
 }

@@ -138,7 +138,12 @@ export class SigningKeyCache {
 
 const sharedKeyCache = new SigningKeyCache();
 
-function timingSafeEqualHex(a: string, b: string): boolean {
+/** The signing key for a scope, from the isolate's shared cache (headers, presigned URLs and POST policies alike). */
+export function cachedSigningKey(secret: string, date: string, region: string, service: string): Promise<CryptoKey> {
+  return sharedKeyCache.get(secret, date, region, service);
+}
+
+export function timingSafeEqualHex(a: string, b: string): boolean {
   return equalBytes(encoder.encode(a), encoder.encode(b));
 }
 
@@ -271,7 +276,7 @@ export function formatAmzDate(date: Date): string {
   return date.toISOString().replace(/[-:]|\.\d{3}/g, '');
 }
 
-interface Credential {
+export interface Credential {
   accessKeyId: string;
   date: string;
   region: string;
@@ -279,7 +284,8 @@ interface Credential {
   scope: string;
 }
 
-function parseCredential(value: string): Credential | undefined {
+/** `AKID/yyyymmdd/region/service/aws4_request`, or undefined when it is not one. */
+export function parseCredential(value: string): Credential | undefined {
   const parts = value.split('/');
   if (parts.length < 5 || parts[parts.length - 1] !== 'aws4_request') return undefined;
   const [date, region, service] = parts.slice(-4, -1);

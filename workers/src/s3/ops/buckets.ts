@@ -108,7 +108,6 @@ export async function putBucketPolicy(call: S3Call, p: { bucket: string }): Prom
   const text = new TextDecoder().decode(await readSmallBody(call.req, call.payload, { maxBytes: MAX_BUCKET_POLICY_BYTES }));
   checkPublicReadPolicy(text, p.bucket);
   await ns(bucketIndex(call.e.env, p.bucket).setPolicy(text));
-  bucketRecordCache.delete(p.bucket);
   return new Response(null, { status: 204 });
 }
 
@@ -123,7 +122,6 @@ export async function deleteBucketPolicy(call: S3Call, p: { bucket: string }): P
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'write');
   await ns(bucketIndex(call.e.env, p.bucket).setPolicy(null));
-  bucketRecordCache.delete(p.bucket);
   return new Response(null, { status: 204 });
 }
 

@@ -41,7 +41,7 @@ export interface ObjectWrite {
 export async function putObject(call: S3Call, p: ObjectWrite & { payload?: PayloadMode }): Promise<Response> {
   let bucket = await bucketForWrite(call, p.bucket);
   if (!objectAclWithin(bucket, p.headers.acl)) {
-    // A remembered record may predate a PutBucketAcl: the ACL is checked against the bucket's own before refusing.
+    // A remembered record may predate a PutBucketAcl or PutBucketPolicy: check the bucket's own before refusing.
     bucket = await requireBucket(call, p.bucket);
     authorize(call, bucket, 'write');
   }
