@@ -154,24 +154,34 @@ describe('origin refuses bad input clearly and loses nothing', () => {
     const sha = createHash('sha256').update(body).digest('hex');
     const url = `${cluster.origin.url}/internal/object`;
     const owner = { 'X-Deoss-Owner': alice.address, 'X-Deoss-Territory': cluster.user.territory, 'X-Deoss-File-Name': 'photos/cat.jpg' };
-    const putWith = (headers: Record<string, string>, payload: Uint8Array = body) => fetch(url, { method: 'PUT', body: payload, headers: { ...owner, ...headers } });
-    expect((await putWith({})).status).toBe(401);
-    expect((await putWith(signInternal('wrong-secret', 'PUT', '/internal/object', sha))).status).toBe(401);
-    expect((await putWith(signInternal(EDGE_SECRET, 'PUT', '/internal/object', 'ab'.repeat(32)))).status).toBe(400); // body ≠ promised hash
-    const signed = signInternal(EDGE_SECRET, 'PUT', '/internal/object', sha);
+    const putWith = (headers: Record<string, string>, payload: Uint8Array = body) => fetch(url, { method: 'PUT', body: payload, headers });
+    const sign = (secret: string, contentSha256: string, extra: Record<string, string> = {}) =>
+      signInternal(secret, 'PUT', '/internal/object', { contentSha256, headers: { ...owner, ...extra } });
+    expect((await putWith(owner)).status).toBe(401);
+    expect((await putWith(sign('wrong-secret', sha))).status).toBe(401);
+    expect((await putWith(sign(EDGE_SECRET, 'ab'.repeat(32)))).status).toBe(400); // body ≠ promised hash
+    // The headers the origin acts on are signed: another owner, territory or file name breaks the signature.
+    expect((await putWith({ ...sign(EDGE_SECRET, sha), 'X-Deoss-Owner': bob.address })).status).toBe(401);
+    expect((await putWith({ ...sign(EDGE_SECRET, sha), 'X-Deoss-File-Name': 'other.jpg' })).status).toBe(401);
+    const { 'X-Deoss-Territory': _, ...withoutTerritory } = sign(EDGE_SECRET, sha);
+    expect((await putWith(withoutTerritory)).status).toBe(401);
+    expect((await putWith({ ...sign(EDGE_SECRET, sha), 'X-Deoss-Ack': 'stored' })).status).toBe(401);
+    const signed = sign(EDGE_SECRET, sha);
     const res = await putWith(signed);
     expect(res.status).toBe(200);
     const stored = (await res.json()) as { fid: string; size: number; md5: string };
     expect(stored).toMatchObject({ size: body.length, md5: createHash('md5').update(body).digest('hex') });
     expect((await putWith(signed)).status).toBe(401); // replayed
     const path = `/internal/object/${stored.fid}`;
-    const got = await fetch(`${cluster.origin.url}${path}`, { headers: { ...signInternal(EDGE_SECRET, 'GET', path), Range: 'bytes=100-199' } });
+    const got = await fetch(`${cluster.origin.url}${path}`, { headers: signInternal(EDGE_SECRET, 'GET', path, { headers: { Range: 'bytes=100-199' } }) });
     expect(got.status).toBe(206);
+    const otherRange = { ...signInternal(EDGE_SECRET, 'GET', path, { headers: { Range: 'bytes=100-199' } }), Range: 'bytes=0-99' };
+    expect((await fetch(`${cluster.origin.url}${path}`, { headers: otherRange })).status).toBe(401);
     expect(Buffer.from(await got.arrayBuffer()).equals(body.subarray(100, 200))).toBe(true);
     expect((await fetch(`${cluster.origin.url}${path}`)).status).toBe(401);
 
     // The edge's form: the reference as soon as the bytes are written, then the commit's outcome.
-    const twoLines = await putWith({ ...signInternal(EDGE_SECRET, 'PUT', '/internal/object', sha), 'X-Deoss-Report': 'written' });
+    const twoLines = await putWith(sign(EDGE_SECRET, sha, { 'X-Deoss-Report': 'written' }));
     expect(twoLines.headers.get('Content-Type')).toBe('application/x-ndjson');
     const [reported, outcome, ...rest] = (await twoLines.text()).trim().split('\n').map((l) => JSON.parse(l));
     expect(reported).toMatchObject({ fid: expect.stringMatching(/^pack-/), size: body.length, md5: stored.md5, state: 'packed' });
@@ -185,8 +195,9 @@ describe('origin refuses bad input clearly and loses nothing', () => {
   it('packs a small body of unknown length (a browser form file) when told the most it can be', async () => {
     // Bodies sent chunked, without Content-Length, as the edge streams a form's file.
     const put = async (bytes: Buffer, atMost?: number) => {
-      const headers: Record<string, string> = { 'X-Deoss-Owner': alice.address, 'X-Deoss-Territory': cluster.user.territory, ...signInternal(EDGE_SECRET, 'PUT', '/internal/object') };
-      if (atMost !== undefined) headers['X-Deoss-Size-At-Most'] = String(atMost);
+      const headers = signInternal(EDGE_SECRET, 'PUT', '/internal/object', {
+        headers: { 'X-Deoss-Owner': alice.address, 'X-Deoss-Territory': cluster.user.territory, ...(atMost === undefined ? {} : { 'X-Deoss-Size-At-Most': String(atMost) }) },
+      });
       const stream = new ReadableStream<Uint8Array>({
         start(c) {
           c.enqueue(bytes);
@@ -210,7 +221,7 @@ describe('origin refuses bad input clearly and loses nothing', () => {
   it('stages multipart parts and composes them into one CESS file, sealing SSE-C parts at rest', async () => {
     const internal = async (method: string, path: string, headers: Record<string, string> = {}, body?: Uint8Array | string) => {
       const sha = body === undefined ? undefined : createHash('sha256').update(body).digest('hex');
-      return fetch(`${cluster.origin.url}${path}`, { method, body, headers: { ...signInternal(EDGE_SECRET, method, path, sha), ...headers } });
+      return fetch(`${cluster.origin.url}${path}`, { method, body, headers: signInternal(EDGE_SECRET, method, path, { contentSha256: sha, headers }) });
     };
     const stage = async (bytes: Uint8Array, headers: Record<string, string> = {}) => {
       const res = await internal('PUT', '/internal/part', headers, bytes);
@@ -289,7 +300,7 @@ describe('origin refuses bad input clearly and loses nothing', () => {
   it('writes unencrypted edge objects behind, packed, through a crash, and deletes the pack once all are released', async () => {
     const internal = async (method: string, path: string, headers: Record<string, string> = {}, body?: Uint8Array) => {
       const sha = body === undefined ? undefined : createHash('sha256').update(body).digest('hex');
-      return fetch(`${cluster.origin.url}${path}`, { method, body, headers: { ...signInternal(EDGE_SECRET, method, path, sha), ...headers } });
+      return fetch(`${cluster.origin.url}${path}`, { method, body, headers: signInternal(EDGE_SECRET, method, path, { contentSha256: sha, headers }) });
     };
     const owner = { 'X-Deoss-Owner': alice.address, 'X-Deoss-Territory': cluster.user.territory, 'X-Deoss-File-Name': 'small.bin' };
     const putObject = async (bytes: Uint8Array) => {
@@ -341,7 +352,7 @@ describe('origin refuses bad input clearly and loses nothing', () => {
     const other = await cluster.addOrigin();
     const readAt = async (ref: string, headers: Record<string, string> = {}) => {
       const path = `/internal/object/${ref}`;
-      const res = await fetch(`${other.url}${path}`, { headers: { ...signInternal(EDGE_SECRET, 'GET', path), ...headers } });
+      const res = await fetch(`${other.url}${path}`, { headers: signInternal(EDGE_SECRET, 'GET', path, { headers }) });
       return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()) };
     };
     expect((await readAt(refs[0])).status).toBe(404);

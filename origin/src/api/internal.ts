@@ -186,7 +186,7 @@ export function internalAuth(secret: string): MiddlewareHandler<OriginEnv> {
   return async (c, next) => {
     const url = new URL(c.req.url);
     try {
-      const promised = verifyInternal(c.req.method, url.pathname + url.search, (n) => c.req.header(n), { secret, seen });
+      const promised = verifyInternal(c.req.method, url.pathname + url.search, c.req.raw.headers, { secret, seen });
       c.set('promisedSha256', promised);
     } catch (err) {
       if (err instanceof InternalAuthError) throw new ApiError(401, err.message);

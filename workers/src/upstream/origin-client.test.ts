@@ -20,10 +20,30 @@ describe('OriginClient', () => {
     await client.compose({ owner: 'a', territory: 't', fileName: 'n', sources: [{ fid: 'a'.repeat(64) }] });
     const h = new Headers(sent[0].init.headers);
     expect(sent[0].init.body).toBe(body);
-    const promised = verifyInternal('POST', '/internal/compose', (n) => h.get(n) ?? undefined, { secret: 's3cret' });
+    const promised = verifyInternal('POST', '/internal/compose', h, { secret: 's3cret' });
     expect(promised).toMatch(/^[0-9a-f]{64}$/);
-    expect(() => verifyInternal('POST', '/internal/compose', (n) => h.get(n) ?? undefined, { secret: 'other' })).toThrow();
-    expect(() => verifyInternal('PUT', '/internal/compose', (n) => h.get(n) ?? undefined, { secret: 's3cret' })).toThrow();
+    expect(() => verifyInternal('POST', '/internal/compose', h, { secret: 'other' })).toThrow();
+    expect(() => verifyInternal('PUT', '/internal/compose', h, { secret: 's3cret' })).toThrow();
+  });
+
+  it("signs the headers the origin acts on, so none can be changed on the way", async () => {
+    const { sent, fetchImpl } = recorder(() => new Response('bytes'));
+    const client = new OriginClient({ origins: [{ url: 'http://o1', region: 'eu' }], secret: 's3cret', fetch: fetchImpl });
+    const ref = `pack-${'c'.repeat(32)}-30-5`;
+    await client.getObject(ref, { range: { start: 0, end: 9 }, sseKey: 'a2V5', owner: 'cXalice' });
+    const path = `/internal/object/${ref}`;
+    const h = new Headers(sent[0].init.headers);
+    expect(verifyInternal('GET', path, h, { secret: 's3cret' })).toBe('UNSIGNED-PAYLOAD');
+    for (const [name, value] of [
+      ['X-Deoss-Owner', 'cXmallory'],
+      ['Range', 'bytes=0-99'],
+      ['X-Deoss-Sse-Key', 'b3RoZXI='],
+      ['X-Deoss-Ack', 'stored'],
+    ]) {
+      const changed = new Headers(h);
+      changed.set(name, value);
+      expect(() => verifyInternal('GET', path, changed, { secret: 's3cret' }), name).toThrow(/bad signature/);
+    }
   });
 
   it('signs twin requests differently, so the origin takes both (rclone uploading two identical files at once)', async () => {
@@ -36,8 +56,8 @@ describe('OriginClient', () => {
     const seen = new Map<string, number>();
     const [a, b] = sent.map((s) => new Headers(s.init.headers));
     expect(a.get('X-Deoss-Date')).toBe(b.get('X-Deoss-Date'));
-    for (const h of [a, b]) expect(verifyInternal('GET', `/internal/object/${fid}`, (n) => h.get(n) ?? undefined, { secret: 's3cret', seen })).toBe('UNSIGNED-PAYLOAD');
-    expect(() => verifyInternal('GET', `/internal/object/${fid}`, (n) => b.get(n) ?? undefined, { secret: 's3cret', seen })).toThrow(/already used/);
+    for (const h of [a, b]) expect(verifyInternal('GET', `/internal/object/${fid}`, h, { secret: 's3cret', seen })).toBe('UNSIGNED-PAYLOAD');
+    expect(() => verifyInternal('GET', `/internal/object/${fid}`, b, { secret: 's3cret', seen })).toThrow(/already used/);
   });
 
   it('asks the other origins for a pack reference its nearest origin does not hold, but not for a missing FID', async () => {

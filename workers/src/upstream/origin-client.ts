@@ -111,7 +111,7 @@ export class OriginClient {
     let lastError: unknown;
     for (const base of replayable ? targets : targets.slice(0, 1)) {
       const headers = new Headers(init.headers);
-      for (const [k, v] of Object.entries(await this.#sign(method, path, sha))) headers.set(k, v);
+      for (const [k, v] of Object.entries(await this.#sign(method, path, sha, headers))) headers.set(k, v);
       // A read gives up on an origin that has not answered in time; the answer's body is not timed.
       const timeout = method === 'GET' || method === 'HEAD' ? new AbortController() : undefined;
       const timer = timeout && setTimeout(() => timeout.abort(new Error(`no answer within ${this.#o.readTimeoutMs} ms`)), this.#o.readTimeoutMs);
@@ -285,13 +285,14 @@ export class OriginClient {
     throw new OriginError(503, `no origin reachable: ${(last as Error)?.message ?? ''}`, '');
   }
 
-  async #sign(method: string, pathAndQuery: string, contentSha256: string): Promise<Record<string, string>> {
+  /** origin/src/auth/internal-hmac.ts's signature, over `headers` too (signedHeaderBlock: what the origin acts on). */
+  async #sign(method: string, pathAndQuery: string, contentSha256: string, headers: Headers): Promise<Record<string, string>> {
     this.#key ??= crypto.subtle.importKey('raw', new TextEncoder().encode(this.#o.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
     const date = String(Date.now());
     // The origin accepts each signature once, and Date.now() stands still between I/O in Workers: without a nonce,
     // two reads of one FID (or two uploads of the same bytes) signed together would look like a replay.
     const nonce = hex(crypto.getRandomValues(new Uint8Array(16)));
-    const toSign = `${method.toUpperCase()}\n${pathAndQuery}\n${date}\n${nonce}\n${contentSha256}`;
+    const toSign = `${method.toUpperCase()}\n${pathAndQuery}\n${date}\n${nonce}\n${contentSha256}\n${signedHeaderBlock(headers)}`;
     const mac = await crypto.subtle.sign('HMAC', await this.#key, new TextEncoder().encode(toSign));
     return { 'X-Deoss-Date': date, 'X-Deoss-Nonce': nonce, 'X-Deoss-Content-SHA256': contentSha256, 'X-Deoss-Signature': hex(new Uint8Array(mac)) };
   }
@@ -349,4 +350,15 @@ function hex(bytes: Uint8Array): string {
   let out = '';
   for (const b of bytes) out += b.toString(16).padStart(2, '0');
   return out;
+}
+
+const SIGNATURE_HEADERS = new Set(['x-deoss-date', 'x-deoss-nonce', 'x-deoss-content-sha256', 'x-deoss-signature']);
+
+/** The headers the internal signature covers besides its own (origin/src/auth/internal-hmac.ts signedHeaderBlock). */
+export function signedHeaderBlock(headers: Headers): string {
+  const lines: string[] = [];
+  for (const [name, value] of headers) {
+    if ((name.startsWith('x-deoss-') && !SIGNATURE_HEADERS.has(name)) || name === 'range') lines.push(`${name}:${value}`);
+  }
+  return lines.sort().join('\n');
 }
