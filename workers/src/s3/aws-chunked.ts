@@ -22,7 +22,7 @@
  *     const { digests, trailers } = await done;
  *   }
  */
-import { ByteSource, type ByteSourceOptions } from './byte-source.ts';
+import { ByteSource, checkedStream, type ByteSourceOptions } from './byte-source.ts';
 import { ChecksumAccumulator, checksumAlgorithmOf, checksumSpecFromHeaders, toHex, verifyDigests, type ChecksumSpec, type Digests } from './checksums.ts';
 import { S3Error } from './errors.ts';
 import { EMPTY_SHA256, hmacHex, sha256Hex, type ChunkSigningContext, type PayloadMode } from './sigv4.ts';
@@ -145,11 +145,6 @@ export function decodeAwsChunked(body: ReadableStream<Uint8Array>, opts: AwsChun
   let trailerBytes = 0;
   const trailerLines: [string, string][] = [];
   let carry: Uint8Array | undefined;
-  let finished = false;
-
-  let settle!: { resolve: (r: AwsChunkedResult) => void; reject: (e: unknown) => void };
-  const done = new Promise<AwsChunkedResult>((resolve, reject) => (settle = { resolve, reject }));
-  done.catch(() => {}); // observed by the caller; never an unhandled rejection
 
   const verifyChunk = async (whole?: Uint8Array): Promise<void> => {
     if (!signing) return;
@@ -328,48 +323,31 @@ export function decodeAwsChunked(body: ReadableStream<Uint8Array>, opts: AwsChun
     }
   };
 
-  const fail = async (controller: ReadableStreamDefaultController<Uint8Array>, err: unknown): Promise<void> => {
-    finished = true;
-    settle.reject(err);
-    controller.error(err);
-    await src.cancel(err);
-  };
-
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (finished) return;
-      try {
-        for (;;) {
-          opts.signal?.throwIfAborted();
-          const { data, eof } = await src.read(carry);
-          const w = data.byteLength ? await process(data) : 0;
-          if (w > 0) await acc.update(data.subarray(0, w));
-          if (eof) {
-            await finish();
-            const digests = await acc.finish();
-            const trailerValue = spec?.algorithm ? result.trailers[`x-amz-checksum-${spec.algorithm.toLowerCase()}`] : undefined;
-            verifyDigests(digests, spec, { trailerChecksum: trailerValue });
-            if (w > 0) controller.enqueue(data.subarray(0, w));
-            finished = true;
-            controller.close();
-            settle.resolve({ decodedLength: decoded, trailers: result.trailers, digests });
-            return;
-          }
-          if (w > 0) {
-            controller.enqueue(data.subarray(0, w));
-            return;
-          }
+  const { stream, result: done } = checkedStream<AwsChunkedResult>(
+    src,
+    async (controller, end) => {
+      for (;;) {
+        opts.signal?.throwIfAborted();
+        const { data, eof } = await src.read(carry);
+        const w = data.byteLength ? await process(data) : 0;
+        if (w > 0) await acc.update(data.subarray(0, w));
+        if (eof) {
+          await finish();
+          const digests = await acc.finish();
+          const trailerValue = spec?.algorithm ? result.trailers[`x-amz-checksum-${spec.algorithm.toLowerCase()}`] : undefined;
+          verifyDigests(digests, spec, { trailerChecksum: trailerValue });
+          if (w > 0) controller.enqueue(data.subarray(0, w));
+          end({ decodedLength: decoded, trailers: result.trailers, digests });
+          return;
         }
-      } catch (err) {
-        await fail(controller, err);
+        if (w > 0) {
+          controller.enqueue(data.subarray(0, w));
+          return;
+        }
       }
     },
-    async cancel(reason) {
-      finished = true;
-      settle.reject(reason ?? new S3Error('IncompleteBody'));
-      await src.cancel(reason);
-    },
-  });
+    { cancelReason: () => new S3Error('IncompleteBody') },
+  );
 
   return {
     stream,

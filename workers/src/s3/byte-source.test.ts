@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ByteSource } from './byte-source.ts';
+import { ByteSource, checkedStream } from './byte-source.ts';
 
 function pattern(n: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 7 + 3) & 0xff);
@@ -80,5 +80,59 @@ describe('ByteSource', () => {
     const a = await src.read();
     const rest = a.eof ? a : await src.read(a.data.subarray(8));
     expect(rest.eof).toBe(true);
+  });
+});
+
+describe('checkedStream', () => {
+  /** A source of `chunks`, recording whether it was cancelled and why. */
+  function source(chunks: Uint8Array[]) {
+    const seen = { cancelled: false, reason: undefined as unknown };
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        const next = chunks.shift();
+        if (next) c.enqueue(next);
+        else c.close();
+      },
+      cancel(reason) {
+        seen.cancelled = true;
+        seen.reason = reason;
+      },
+    });
+    return { src: new ByteSource(body), seen };
+  }
+
+  it('passes what each step enqueues and resolves with what ends it', async () => {
+    const { src } = source([pattern(10), pattern(20)]);
+    let total = 0;
+    const { stream, result } = checkedStream<number>(src, async (controller, end) => {
+      const { data, eof } = await src.read();
+      total += data.byteLength;
+      if (data.byteLength) controller.enqueue(data);
+      if (eof) end(total);
+    }, { cancelReason: () => new Error('cancelled') });
+    expect((await new Response(stream).arrayBuffer()).byteLength).toBe(30);
+    expect(await result).toBe(30);
+  });
+
+  it('errors the stream, rejects the result and cancels the source when a step throws', async () => {
+    const { src, seen } = source([pattern(10), pattern(10)]);
+    const refused = new Error('checksum mismatch');
+    const { stream, result, failure } = checkedStream<number>(src, async () => {
+      throw refused;
+    }, { cancelReason: () => new Error('cancelled') });
+    await expect(new Response(stream).arrayBuffer()).rejects.toBe(refused);
+    await expect(result).rejects.toBe(refused);
+    expect(failure()).toBe(refused);
+    expect(seen).toEqual({ cancelled: true, reason: refused });
+  });
+
+  it("rejects the result with the consumer's reason, or cancelReason, when the stream is cancelled", async () => {
+    for (const reason of [new Error('client went away'), undefined]) {
+      const { src, seen } = source([pattern(10)]);
+      const { stream, result } = checkedStream<number>(src, async () => {}, { cancelReason: () => new Error('no reason given'), highWaterMark: 0 });
+      await stream.cancel(reason);
+      await expect(result).rejects.toThrow(reason ? 'client went away' : 'no reason given');
+      expect(seen.cancelled).toBe(true);
+    }
   });
 });

@@ -101,3 +101,52 @@ export class ByteSource {
     await (this.#byob ?? this.#default)!.cancel(reason).catch(() => {});
   }
 }
+
+/** One pull of a checked stream: enqueue what passed the checks, or `end` the stream with its result. */
+export type CheckedStep<T> = (controller: ReadableStreamDefaultController<Uint8Array>, end: (result: T) => void) => Promise<void>;
+
+/**
+ * A stream of what `step` lets through from `src`, and the promise of its result. `end(result)` closes the stream
+ * and resolves the result; a step that throws errors the stream, rejects the result and cancels the source, so a
+ * consumer that commits on a clean end (an upload to the origin) never commits bytes a check refused. Cancelling
+ * the stream rejects the result with its reason (`cancelReason()` without one). A default (not byte) stream: workerd
+ * serves default reads of JS byte streams through 4 KiB buffers, which would split every piece.
+ */
+export function checkedStream<T>(
+  src: ByteSource,
+  step: CheckedStep<T>,
+  o: { cancelReason: () => unknown; highWaterMark?: number },
+): { stream: ReadableStream<Uint8Array>; result: Promise<T>; failure: () => unknown } {
+  let finished = false;
+  let failure: unknown;
+  let settle!: { resolve: (r: T) => void; reject: (e: unknown) => void };
+  const result = new Promise<T>((resolve, reject) => (settle = { resolve, reject }));
+  result.catch(() => {}); // observed by the caller; never an unhandled rejection
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (finished) return;
+        try {
+          await step(controller, (value) => {
+            finished = true;
+            controller.close();
+            settle.resolve(value);
+          });
+        } catch (err) {
+          finished = true;
+          failure = err;
+          settle.reject(err);
+          controller.error(err);
+          await src.cancel(err);
+        }
+      },
+      async cancel(reason) {
+        finished = true;
+        settle.reject(reason ?? o.cancelReason());
+        await src.cancel(reason);
+      },
+    },
+    o.highWaterMark === undefined ? undefined : { highWaterMark: o.highWaterMark },
+  );
+  return { stream, result, failure: () => failure };
+}

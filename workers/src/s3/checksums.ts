@@ -10,7 +10,7 @@
  *   const digests = await verify(); // throws BadDigest / XAmzContentSHA256Mismatch / IncompleteBody
  */
 import * as zlib from 'node:zlib';
-import { ByteSource, type ByteSourceOptions } from './byte-source.ts';
+import { ByteSource, checkedStream, type ByteSourceOptions } from './byte-source.ts';
 import { S3Error } from './errors.ts';
 
 export const CHECKSUM_ALGORITHMS = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] as const;
@@ -602,55 +602,33 @@ export function validateStream(source: ReadableStream<Uint8Array>, opts: Validat
     sha256: opts.expectedSha256Hex !== undefined,
   });
   const src = new ByteSource(source, opts);
-  let settle!: { resolve: (d: Digests) => void; reject: (e: unknown) => void };
-  const result = new Promise<Digests>((resolve, reject) => (settle = { resolve, reject }));
-  result.catch(() => {}); // observed through verify(); never an unhandled rejection
   let size = 0;
-  let finished = false;
-  const fail = async (controller: ReadableStreamDefaultController<Uint8Array>, err: unknown): Promise<void> => {
-    finished = true;
-    settle.reject(err);
-    controller.error(err);
-    await src.cancel(err);
-  };
-  // A default (not byte) stream: workerd serves default reads of JS byte streams through 4 KiB auto-allocated
-  // buffers, which would split every piece; a default stream hands each ~1 MiB piece over as it is.
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (finished) return;
-      try {
-        opts.signal?.throwIfAborted();
-        let read = await src.read();
-        while (!read.eof && read.data.byteLength === 0) read = await src.read();
-        const { data, eof } = read;
-        if (data.byteLength) {
-          size += data.byteLength;
-          if (opts.maxLength !== undefined && size > opts.maxLength) throw new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: String(opts.maxLength) });
-          if (opts.expectedLength !== undefined && size > opts.expectedLength) {
-            throw new S3Error('IncompleteBody', 'The request body is longer than its Content-Length.');
-          }
-          await acc.update(data);
+  const { stream, result } = checkedStream<Digests>(
+    src,
+    async (controller, end) => {
+      opts.signal?.throwIfAborted();
+      let read = await src.read();
+      while (!read.eof && read.data.byteLength === 0) read = await src.read();
+      const { data, eof } = read;
+      if (data.byteLength) {
+        size += data.byteLength;
+        if (opts.maxLength !== undefined && size > opts.maxLength) throw new S3Error('EntityTooLarge', undefined, { MaxSizeAllowed: String(opts.maxLength) });
+        if (opts.expectedLength !== undefined && size > opts.expectedLength) {
+          throw new S3Error('IncompleteBody', 'The request body is longer than its Content-Length.');
         }
-        if (eof) {
-          if (opts.expectedLength !== undefined && size !== opts.expectedLength) throw new S3Error('IncompleteBody');
-          const digests = await acc.finish();
-          verifyDigests(digests, spec, { expectedSha256Hex: opts.expectedSha256Hex });
-          if (data.byteLength) controller.enqueue(data);
-          finished = true;
-          controller.close();
-          settle.resolve(digests);
-          return;
-        }
-        controller.enqueue(data);
-      } catch (err) {
-        await fail(controller, err);
+        await acc.update(data);
       }
+      if (eof) {
+        if (opts.expectedLength !== undefined && size !== opts.expectedLength) throw new S3Error('IncompleteBody');
+        const digests = await acc.finish();
+        verifyDigests(digests, spec, { expectedSha256Hex: opts.expectedSha256Hex });
+        if (data.byteLength) controller.enqueue(data);
+        end(digests);
+        return;
+      }
+      controller.enqueue(data);
     },
-    async cancel(reason) {
-      finished = true;
-      settle.reject(reason ?? new S3Error('IncompleteBody'));
-      await src.cancel(reason);
-    },
-  });
+    { cancelReason: () => new S3Error('IncompleteBody') },
+  );
   return { stream, verify: () => result };
 }

@@ -3,7 +3,7 @@
  * before the `file` field are gathered (at most MAX_POST_FIELDS_BYTES), and the file's bytes are handed on as a
  * stream as they arrive, never held whole. Fields after the file are not read, as S3 ignores them.
  */
-import { ByteSource } from './byte-source.ts';
+import { ByteSource, checkedStream } from './byte-source.ts';
 import { S3Error } from './errors.ts';
 
 /** Most bytes of the form before the file (part headers and field values), as S3's limit; above, MaxPostPreDataLengthExceededError. */
@@ -169,62 +169,40 @@ function fileStream(head: PartHead, offset: number, src: ByteSource, start: Uint
   let size = 0;
   let min = 0;
   let max = opts.maxFileBytes;
-  let finished = false;
-  let failure: unknown;
-  let settle!: { resolve: (n: number) => void; reject: (e: unknown) => void };
-  const done = new Promise<number>((resolve, reject) => (settle = { resolve, reject }));
-  done.catch(() => {}); // observed by whoever awaits `size`; never an unhandled rejection
-  const fail = async (controller: ReadableStreamDefaultController<Uint8Array>, err: unknown): Promise<void> => {
-    finished = true;
-    failure = err;
-    settle.reject(err);
-    controller.error(err);
-    await src.cancel(err);
-  };
-  // A default stream (not a byte stream) hands each large piece on as it is (see byte-source.ts). No read ahead
-  // (high water mark 0): nothing of the file is read before the policy is checked and `restrict` has been called.
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (finished) return;
-      try {
-        for (;;) {
-          opts.signal?.throwIfAborted();
-          const at = indexOfBytes(buf, delimiter, 0);
-          // Without a delimiter, all but its length less one can go: those last bytes may begin one.
-          const ready = at >= 0 ? at : Math.max(0, buf.byteLength - delimiter.byteLength + 1);
-          if (size + ready > max) throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size + ready), MaxSizeAllowed: String(max) });
-          if (at >= 0) {
-            size += ready;
-            if (size < min) throw new S3Error('EntityTooSmall', undefined, { ProposedSize: String(size), MinSizeAllowed: String(min) });
-            if (ready) controller.enqueue(buf.subarray(0, ready));
-            finished = true;
-            controller.close();
-            settle.resolve(size);
-            // Fields after the file mean nothing to S3, and the closing delimiter nothing more: stop reading.
-            await src.cancel();
-            return;
-          }
-          if (eof) throw malformed('the body ended inside the file');
-          const piece = buf.subarray(0, ready);
-          const r = await src.read(buf.subarray(ready));
-          buf = r.data;
-          eof = r.eof;
-          if (piece.byteLength) {
-            size += piece.byteLength;
-            controller.enqueue(piece);
-            return;
-          }
+  // No read ahead (high water mark 0): nothing of the file is read before the policy is checked and `restrict` has
+  // been called.
+  const { stream, result: done, failure } = checkedStream<number>(
+    src,
+    async (controller, end) => {
+      for (;;) {
+        opts.signal?.throwIfAborted();
+        const at = indexOfBytes(buf, delimiter, 0);
+        // Without a delimiter, all but its length less one can go: those last bytes may begin one.
+        const ready = at >= 0 ? at : Math.max(0, buf.byteLength - delimiter.byteLength + 1);
+        if (size + ready > max) throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size + ready), MaxSizeAllowed: String(max) });
+        if (at >= 0) {
+          size += ready;
+          if (size < min) throw new S3Error('EntityTooSmall', undefined, { ProposedSize: String(size), MinSizeAllowed: String(min) });
+          if (ready) controller.enqueue(buf.subarray(0, ready));
+          end(size);
+          // Fields after the file mean nothing to S3, and the closing delimiter nothing more: stop reading.
+          await src.cancel();
+          return;
         }
-      } catch (err) {
-        await fail(controller, err);
+        if (eof) throw malformed('the body ended inside the file');
+        const piece = buf.subarray(0, ready);
+        const r = await src.read(buf.subarray(ready));
+        buf = r.data;
+        eof = r.eof;
+        if (piece.byteLength) {
+          size += piece.byteLength;
+          controller.enqueue(piece);
+          return;
+        }
       }
     },
-    async cancel(reason) {
-      finished = true;
-      settle.reject(reason ?? new Error('cancelled'));
-      await src.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
+    { cancelReason: () => new Error('cancelled'), highWaterMark: 0 },
+  );
   return {
     filename: head.filename ?? '',
     offset,
@@ -236,7 +214,7 @@ function fileStream(head: PartHead, offset: number, src: ByteSource, start: Uint
       max = Math.min(max, range.max);
     },
     get failure() {
-      return failure;
+      return failure();
     },
   };
 }
