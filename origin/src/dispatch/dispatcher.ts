@@ -6,6 +6,7 @@ import type { EncodeJob } from '../pipeline/segment.ts';
 import type { UploadJournal, UploadRecord } from '../uploads/journal.ts';
 import type { FragmentClient } from './fragment-client.ts';
 import type { NodeHealth } from './node-health.ts';
+import { sleep } from '../sleep.ts';
 
 export class NotEnoughNodesError extends Error {
   override name = 'NotEnoughNodesError';
@@ -192,20 +193,6 @@ function shuffle<T>(items: T[]): T[] {
     [items[i], items[j]] = [items[j], items[i]];
   }
   return items;
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 }
 
 /** Fragment `column` of a segment: one of its first four quarters, or one of the parity fragments after them. */

@@ -8,6 +8,7 @@ import type { CessConnection } from './connection.ts';
 import { classifySubmitError, toDispatchError } from './errors.ts';
 import { byExtrinsic, failure, type RawEvent, type RawEventRecord } from './events.ts';
 import { NonceTracker } from './nonce.ts';
+import { sleep } from '../../sleep.ts';
 
 export interface SubmitOptions {
   /** What a transaction waits for before it counts as done. @default inBlock */
@@ -300,18 +301,4 @@ async function findInBlockHash(api: ApiPromise, blockHash: string, hash: string)
   const events = byExtrinsic(records).get(index) ?? [];
   const failed = failure(events);
   return { block: block.block.header.number.toNumber(), events, error: failed ? toDispatchError(api.registry, failed as unknown as DispatchError) : undefined };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 }
