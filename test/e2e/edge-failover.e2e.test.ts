@@ -1,9 +1,10 @@
 /**
  * The edge in front of two origins (`deoss start --origins 2`), the way a user's S3 client sees it when the nearest
- * origin stops answering (stopped with SIGSTOP: its socket still takes connections, nothing answers): reads of
- * objects it wrote (a small packed one, a 40 MiB one of its own) come from the other origin, from the storage nodes
- * and the chain's record; new uploads go to the other origin. (An origin that exits ends the whole local stack, so
- * refused connections are the unit tests' part: workers/src/upstream/origin-client.test.ts.)
+ * origin stops answering (stopped with SIGSTOP: its socket still takes connections, nothing answers): an upload sent
+ * to it is given up once it leaves a liveness probe unanswered, and the client's retry lands on the other origin;
+ * reads of objects it wrote (a small packed one, a 40 MiB one of its own) come from the other origin, from the
+ * storage nodes and the chain's record. (An origin that exits ends the whole local stack, so refused connections are
+ * the unit tests' part: workers/src/upstream/origin-client.test.ts.)
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -12,8 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStack, type RunningStack } from '../support/stack.ts';
 
 const MiB = 1024 * 1024;
-/** How long the edge waits for an origin's answer to a read before it asks the next (ORIGIN_READ_TIMEOUT_MS). */
-const READ_TIMEOUT_MS = 3000;
+/** The edge's failover settings, shortened for the test (docs/edge.md). */
+const EDGE_VARS = { ORIGIN_READ_TIMEOUT_MS: '3000', ORIGIN_DOWN_FOR_MS: '2000', ORIGIN_WRITE_PROBE_AFTER_MS: '1000', ORIGIN_WRITE_PROBE_TIMEOUT_MS: '1000' };
 
 let stack: RunningStack;
 let s3: S3Client;
@@ -42,7 +43,7 @@ async function until(what: string, check: () => Promise<boolean>, ms = 120_000):
 const metric = async (url: string, name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
 
 beforeAll(async () => {
-  stack = await startStack({ args: ['--origins', '2'], env: { DEOSS_EDGE_VARS: JSON.stringify({ ORIGIN_READ_TIMEOUT_MS: String(READ_TIMEOUT_MS) }) } });
+  stack = await startStack({ args: ['--origins', '2'], env: { DEOSS_EDGE_VARS: JSON.stringify(EDGE_VARS) } });
   const processes = (stack.stack as unknown as { originProcesses: { url: string; pid: number }[] }).originProcesses;
   expect(processes).toHaveLength(2);
   nearest = processes[0]; // the edge's own region (deoss start gives the first origin the edge's region)
@@ -65,22 +66,27 @@ afterAll(async () => {
 });
 
 describe('the edge with two origins', () => {
-  it('reads what the nearest origin wrote from the other one while it hangs, and uploads there', async () => {
+  it('uploads to the other origin while the nearest one hangs, and reads what the hung one wrote from the other', async () => {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'small.bin', Body: small }));
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'large.bin', Body: large }));
     // Both written by the nearest origin; wait until their CESS files are stored (the small one's pack sealed).
     await until('both objects to be stored', async () => (await metric(nearest.url, 'deoss_origin_write_behind_packs')) === 0 && (await metric(nearest.url, 'deoss_origin_uploads_unsettled')) === 0);
 
-    // Hung (stopped, its socket still accepting): the first read waits out the timeout and asks the other origin;
-    // the edge then skips the hung one for a while.
+    // Hung (stopped, its socket still accepting). An upload goes to it first: given up once the probe after 1 s went
+    // unanswered for 1 s (503), then the SDK's retry goes to the other origin.
     process.kill(nearest.pid, 'SIGSTOP');
+    const fresh = randomBytes(300_000);
+    const started = Date.now();
+    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'during.bin', Body: fresh }));
+    expect(put.$metadata.attempts).toBeGreaterThanOrEqual(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    expect(await read('during.bin')).toEqual({ md5: md5(fresh), cache: 'miss' });
+
+    // Once the edge tries the hung origin again (ORIGIN_DOWN_FOR_MS), a read waits out its timeout and asks the
+    // other origin, which finds what the hung one wrote on the storage nodes.
+    await new Promise((r) => setTimeout(r, 2500));
     expect(await read('small.bin')).toEqual({ md5: md5(small), cache: 'miss' });
     expect(await read('large.bin')).toEqual({ md5: md5(large), cache: 'miss' });
-
-    // Uploads meanwhile go to the other origin: the edge remembers the one that did not answer (for downForMs).
-    const fresh = randomBytes(300_000);
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'after.bin', Body: fresh }));
-    expect(await read('after.bin')).toEqual({ md5: md5(fresh), cache: 'miss' });
   });
 });

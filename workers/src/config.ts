@@ -31,6 +31,12 @@ export interface EdgeVars {
   CDN_MEMORY_SEGMENT_MAX_BYTES?: string;
   /** How long a read (GET/HEAD) waits for an origin's answer (its status and headers) before trying the next, ms. @default 30000 */
   ORIGIN_READ_TIMEOUT_MS?: string;
+  /** How long an origin that failed (unreachable, 5xx, no answer in time) is tried last, ms. @default 30000 */
+  ORIGIN_DOWN_FOR_MS?: string;
+  /** A write (or release) without an answer this long makes the edge probe its origin's liveness, ms. @default 10000 */
+  ORIGIN_WRITE_PROBE_AFTER_MS?: string;
+  /** How long that probe may go unanswered before the write is given up and the origin counted as down, ms. @default 5000 */
+  ORIGIN_WRITE_PROBE_TIMEOUT_MS?: string;
 }
 
 export interface EdgeConfig {
@@ -47,6 +53,9 @@ export interface EdgeConfig {
   memoryBytes: number;
   memorySegmentMaxBytes: number;
   originReadTimeoutMs: number;
+  originDownForMs: number;
+  originWriteProbeAfterMs: number;
+  originWriteProbeTimeoutMs: number;
 }
 
 const MiB = 1024 ** 2;
@@ -69,6 +78,9 @@ export function edgeConfig(env: EdgeVars): EdgeConfig {
     memoryBytes: int(env.CDN_MEMORY_BYTES, 32 * MiB),
     memorySegmentMaxBytes: int(env.CDN_MEMORY_SEGMENT_MAX_BYTES, 2 * MiB),
     originReadTimeoutMs: int(env.ORIGIN_READ_TIMEOUT_MS, 30_000),
+    originDownForMs: int(env.ORIGIN_DOWN_FOR_MS, 30_000),
+    originWriteProbeAfterMs: int(env.ORIGIN_WRITE_PROBE_AFTER_MS, 10_000),
+    originWriteProbeTimeoutMs: int(env.ORIGIN_WRITE_PROBE_TIMEOUT_MS, 5_000),
   };
 }
 

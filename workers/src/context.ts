@@ -47,7 +47,7 @@ export function buildEdgeContext(env: EdgeBindings, request: Request, waitUntil:
   const config = configCache.config;
   const cf = (request as Request & { cf?: { continent?: string } }).cf;
   const placement: Placement = { region: config.region, continent: cf?.continent };
-  const origin = new OriginClient({ origins: config.origins, secret: config.secret, readTimeoutMs: config.originReadTimeoutMs });
+  const origin = new OriginClient({ origins: config.origins, secret: config.secret, readTimeoutMs: config.originReadTimeoutMs, downForMs: config.originDownForMs, writeProbeAfterMs: config.originWriteProbeAfterMs, writeProbeTimeoutMs: config.originWriteProbeTimeoutMs });
   const cache = caches.default;
   const context: EdgeContext = {
     config,

@@ -131,6 +131,49 @@ describe('OriginClient', () => {
     await expect(slow.releaseFile('f'.repeat(64), 'owner')).resolves.toBeUndefined();
   });
 
+  it('gives up a write on an origin that stopped answering probes, never on one that answers them', async () => {
+    const hanging = (init?: RequestInit) =>
+      new Promise<Response>((_, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
+    let busyAnswersAt = 0;
+    const { sent, fetchImpl } = recorder((url, init) => {
+      if (url.startsWith('http://hung')) return hanging(init); // its writes and its probes alike
+      if (url.endsWith('/version')) return Response.json({ version: 'x' });
+      // A busy origin: the write's answer comes after several probes, all answered.
+      if (url.startsWith('http://busy')) return new Promise((r) => setTimeout(() => r(Response.json({ handle: 'h', size: 1, md5: 'm' })), busyAnswersAt));
+      return Response.json({ handle: 'h2', size: 1, md5: 'm' });
+    });
+    const body = () => new ReadableStream<Uint8Array>({ start: (c) => (c.enqueue(new Uint8Array([1])), c.close()) });
+    const client = new OriginClient({
+      origins: [
+        { url: 'http://hung', region: 'x' },
+        { url: 'http://other', region: 'y' },
+      ],
+      secret: 'k',
+      fetch: fetchImpl,
+      writeProbeAfterMs: 30,
+      writeProbeTimeoutMs: 30,
+    });
+    // A streamed body cannot be replayed: the write fails (503, which S3 clients retry) once the probe went unanswered.
+    const started = Date.now();
+    await expect(client.putPart(body(), { placement: { region: 'x' } })).rejects.toMatchObject({ status: 503, message: expect.stringMatching(/liveness probe/) });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(55);
+    expect(sent.map((s) => s.url)).toEqual(['http://hung/internal/part', 'http://hung/version']);
+    // The retry goes to the other origin.
+    expect(client.ordered({ region: 'x' }).map((o) => o.url)).toEqual(['http://other', 'http://hung']);
+    expect(await client.putPart(body(), { placement: { region: 'x' } })).toMatchObject({ size: 1 });
+
+    // An origin that answers its probes keeps a slow write, however long it takes.
+    busyAnswersAt = 200;
+    const busy = new OriginClient({ origins: [{ url: 'http://busy', region: 'x' }], secret: 'k', fetch: fetchImpl, writeProbeAfterMs: 30, writeProbeTimeoutMs: 30 });
+    sent.length = 0;
+    expect(await busy.putPart(body(), {})).toMatchObject({ size: 1 });
+    const probes = sent.filter((s) => s.url === 'http://busy/version').length;
+    expect(probes).toBeGreaterThanOrEqual(3);
+    // No probe outlives the write.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(sent.filter((s) => s.url === 'http://busy/version').length).toBe(probes);
+  });
+
   it('prefers the nearest origin and fails over on unreachable or 5xx origins for bodyless requests', async () => {
     const { sent, fetchImpl } = recorder((url) => {
       if (url.startsWith('http://eu')) throw new TypeError('connection refused');

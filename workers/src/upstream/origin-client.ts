@@ -60,6 +60,15 @@ export interface OriginClientOptions {
    * write or a release may rightly take longer (a chain transaction, a large compose). @default 30000
    */
   readTimeoutMs?: number;
+  /**
+   * Writes and releases wait for their answer as long as their origin works on them, but not on an origin that
+   * stopped answering altogether (hung, its socket still taking connections): after this long without an answer,
+   * and again each time as long, the origin's `/version` must answer within `writeProbeTimeoutMs`, or the request is
+   * given up and the origin counted as down. A slow client's upload keeps its origin busy, not silent. @default 10000
+   */
+  writeProbeAfterMs?: number;
+  /** How long that probe may take, ms. @default 5000 */
+  writeProbeTimeoutMs?: number;
   fetch?: typeof fetch;
 }
 
@@ -73,7 +82,7 @@ export class OriginClient {
   constructor(options: OriginClientOptions) {
     if (!options.origins.length) throw new Error('no origins configured (EDGE_ORIGINS)');
     if (!options.secret) throw new Error('no edge secret configured (EDGE_SECRET)');
-    this.#o = { downForMs: 30_000, readTimeoutMs: 30_000, fetch: (...a) => fetch(...a), ...options };
+    this.#o = { downForMs: 30_000, readTimeoutMs: 30_000, writeProbeAfterMs: 10_000, writeProbeTimeoutMs: 5_000, fetch: (...a) => fetch(...a), ...options };
   }
 
   /** Origins in the order to try them: nearest and healthy first. */
@@ -112,13 +121,13 @@ export class OriginClient {
     for (const base of replayable ? targets : targets.slice(0, 1)) {
       const headers = new Headers(init.headers);
       for (const [k, v] of Object.entries(await this.#sign(method, path, sha, headers))) headers.set(k, v);
-      // A read gives up on an origin that has not answered in time; the answer's body is not timed.
-      const timeout = method === 'GET' || method === 'HEAD' ? new AbortController() : undefined;
-      const timer = timeout && setTimeout(() => timeout.abort(new Error(`no answer within ${this.#o.readTimeoutMs} ms`)), this.#o.readTimeoutMs);
-      const signal = timeout ? (init.signal ? AbortSignal.any([init.signal, timeout.signal]) : timeout.signal) : init.signal;
+      // A read gives up on an origin that has not answered in time, a write on one that stopped answering probes;
+      // the answer's body is not timed.
+      const guard = method === 'GET' || method === 'HEAD' ? this.#readTimeout() : this.#probeWhileWaiting(base);
+      const signal = init.signal ? AbortSignal.any([init.signal, guard.signal]) : guard.signal;
       try {
         const res = await this.#o.fetch(`${base}${path}`, { method, headers, body: init.body ?? undefined, signal, ...(init.body ? { duplex: 'half' } : {}) } as RequestInit);
-        clearTimeout(timer);
+        guard.stop();
         if (res.status >= 500 && res.status !== 501 && replayable) {
           downUntil.set(base, Date.now() + this.#o.downForMs);
           lastError = await originError(res, base);
@@ -130,10 +139,10 @@ export class OriginClient {
         }
         return res;
       } catch (err) {
-        clearTimeout(timer);
+        guard.stop();
         if (init.signal?.aborted) throw err;
         downUntil.set(base, Date.now() + this.#o.downForMs);
-        const reason = timeout?.signal.aborted ? (timeout.signal.reason as Error).message : (err as Error).message;
+        const reason = guard.signal.aborted ? (guard.signal.reason as Error).message : (err as Error).message;
         lastError = new OriginError(503, `origin ${base} unreachable: ${reason}`, base);
       }
     }
@@ -283,6 +292,42 @@ export class OriginClient {
     }
     if (last instanceof Response) return last;
     throw new OriginError(503, `no origin reachable: ${(last as Error)?.message ?? ''}`, '');
+  }
+
+  /** Aborts once a read has waited `readTimeoutMs` for its answer. */
+  #readTimeout(): { signal: AbortSignal; stop: () => void } {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new Error(`no answer within ${this.#o.readTimeoutMs} ms`)), this.#o.readTimeoutMs);
+    return { signal: ac.signal, stop: () => clearTimeout(timer) };
+  }
+
+  /** Aborts once `base` leaves a probe unanswered while a write waits for it (see writeProbeAfterMs). */
+  #probeWhileWaiting(base: string): { signal: AbortSignal; stop: () => void } {
+    const ac = new AbortController();
+    const { writeProbeAfterMs: every, writeProbeTimeoutMs: within } = this.#o;
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const probe = async () => {
+      const deadline = new AbortController();
+      const giveUp = setTimeout(() => deadline.abort(new Error(`no answer within ${within} ms`)), within);
+      try {
+        const res = await this.#o.fetch(`${base}/version`, { signal: deadline.signal });
+        await res.body?.cancel();
+        if (!stopped) timer = setTimeout(probe, every);
+      } catch (err) {
+        if (!stopped) ac.abort(new Error(`it left a liveness probe unanswered (${(err as Error).message}) while a write waited ${every} ms`));
+      } finally {
+        clearTimeout(giveUp);
+      }
+    };
+    timer = setTimeout(probe, every);
+    return {
+      signal: ac.signal,
+      stop: () => {
+        stopped = true;
+        clearTimeout(timer);
+      },
+    };
   }
 
   /** origin/src/auth/internal-hmac.ts's signature, over `headers` too (signedHeaderBlock: what the origin acts on). */
