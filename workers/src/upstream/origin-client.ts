@@ -315,7 +315,7 @@ export class OriginClient {
         await res.body?.cancel();
         if (!stopped) timer = setTimeout(probe, every);
       } catch (err) {
-        if (!stopped) ac.abort(new Error(`it left a liveness probe unanswered (${(err as Error).message}) while a write waited ${every} ms`));
+        if (!stopped) ac.abort(new Error(`it left a liveness probe unanswered (${(err as Error).message}) while a write waited for it`));
       } finally {
         clearTimeout(giveUp);
       }
