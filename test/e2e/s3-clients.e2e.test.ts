@@ -28,6 +28,8 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import * as Minio from 'minio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signHeaders } from '../../origin/src/auth/signed-message.ts';
+import { accountFromSuri } from '../../origin/src/chain/accounts.ts';
 import { FRONT_GLIBC_TUNABLES } from '../../origin/src/cli/edge-process.ts';
 import { digestFile } from '../../origin/src/pipeline/file-digest.ts';
 import { startStack, type RunningStack } from '../support/stack.ts';
@@ -1162,7 +1164,32 @@ describe('CESS storage of multipart uploads', () => {
   });
 });
 
-describe('DeOSS downloads at the edge', () => {
+describe('the DeOSS API at the edge', () => {
+  it("forwards uploads, metadata, state and deletes to the origin with the user's own signature", async () => {
+    const user = await accountFromSuri(stack.stack.devSuri);
+    const data = randomBytes(150_000);
+    const boundary = `b${randomBytes(8).toString('hex')}`;
+    const body = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="notes.bin"\r\n\r\n`), data, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+    const signed = signHeaders(user);
+    const upload = () =>
+      fetch(`${edge.origin}/file`, { method: 'PUT', body, headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}`, Territory: stack.stack.territory, ...signed } });
+    const res = await upload();
+    expect(res.status).toBe(200);
+    const { fid } = ((await res.json()) as { data: { fid: string } }).data;
+    // The origin saw the user's own headers: the same signature a second time is a replay.
+    expect((await upload()).status).toBe(403);
+    const state = async () => ((await (await fetch(`${edge.origin}/file/state/${fid}`)).json()) as { data: { state: string } }).data.state;
+    for (const until = Date.now() + 90_000; (await state()) !== 'stored' && Date.now() < until; ) await new Promise((r) => setTimeout(r, 250));
+    expect(await state()).toBe('stored');
+    const metadata = (await (await fetch(`${edge.origin}/file/metadata/${fid}`)).json()) as { data: { size: number; owner: { user: string; file_name: string }[] } };
+    expect(metadata.data).toMatchObject({ size: data.length, owner: [{ user: user.address, file_name: 'notes.bin' }] });
+    expect(Buffer.from(await (await fetch(`${edge.origin}/file/download/${fid}`)).arrayBuffer()).equals(data)).toBe(true);
+    // A delete needs the owner's signature, and gets through the edge with it.
+    expect((await fetch(`${edge.origin}/file/${fid}`, { method: 'DELETE' })).status).toBe(403);
+    expect((await fetch(`${edge.origin}/file/${fid}`, { method: 'DELETE', headers: signHeaders(user) })).status).toBe(200);
+    expect((await fetch(`${edge.origin}/file/metadata/${fid}`)).status).toBe(404);
+  });
+
   it('serves a stored file by FID through the edge cache, saying hit or miss', async () => {
     const fid = await fidOf(bigUploads[0].path);
     const read = async () => {

@@ -174,6 +174,31 @@ describe('OriginClient', () => {
     expect(sent.filter((s) => s.url === 'http://busy/version').length).toBe(probes);
   });
 
+  it("forwards DeOSS API requests under the same deadlines, and a client's own abort marks no origin down", async () => {
+    const hanging = (init?: RequestInit) =>
+      new Promise<Response>((_, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
+    const { sent, fetchImpl } = recorder((url, init) => (url.includes('-hung') ? hanging(init) : new Response('ok')));
+    const origins = [
+      { url: 'http://forward-hung', region: 'x' },
+      { url: 'http://other', region: 'y' },
+    ];
+    const client = new OriginClient({ origins, secret: 'k', fetch: fetchImpl, readTimeoutMs: 30, writeProbeAfterMs: 30, writeProbeTimeoutMs: 30 });
+    // A read moves on to the next origin after the read timeout.
+    const read = await client.forward(new Request('http://edge/file/state/abc'), '/file/state/abc', { region: 'x' });
+    expect(await read.text()).toBe('ok');
+    expect(sent.map((s) => s.url)).toEqual(['http://forward-hung/file/state/abc', 'http://other/file/state/abc']);
+    // An upload (not replayable) to a hung origin is given up once it leaves the probe unanswered.
+    const fresh = new OriginClient({ origins: [{ url: 'http://upload-hung', region: 'x' }], secret: 'k', fetch: fetchImpl, writeProbeAfterMs: 30, writeProbeTimeoutMs: 30 });
+    await expect(fresh.forward(new Request('http://edge/file', { method: 'PUT', body: 'bytes' }), '/file', { region: 'x' })).rejects.toMatchObject({ status: 503 });
+    // The client's own abort is no failure of the origin: it stays first.
+    const patient = new OriginClient({ origins: [{ url: 'http://patient-hung', region: 'x' }, origins[1]], secret: 'k', fetch: fetchImpl });
+    const gone = new AbortController();
+    const pending = patient.forward(new Request('http://edge/file/state/abc', { signal: gone.signal }), '/file/state/abc', { region: 'x' });
+    gone.abort(new Error('client went away'));
+    await expect(pending).rejects.toThrow('client went away');
+    expect(patient.ordered({ region: 'x' })[0].url).toBe('http://patient-hung');
+  });
+
   it('prefers the nearest origin and fails over on unreachable or 5xx origins for bodyless requests', async () => {
     const { sent, fetchImpl } = recorder((url) => {
       if (url.startsWith('http://eu')) throw new TypeError('connection refused');

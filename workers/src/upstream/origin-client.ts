@@ -271,14 +271,20 @@ export class OriginClient {
     return json(await this.request('POST', '/internal/compose', { headers, body, origin, placement: p.placement, signal: p.signal, notFoundTriesNext: packed }));
   }
 
-  /** Forwards a DeOSS API request (the user's own headers and signature) to the nearest origin, unsigned by us. */
+  /**
+   * Forwards a DeOSS API request (the user's own headers and signature) to the nearest origin, unsigned by us, under
+   * the same deadlines as request(): a read gives up after `readTimeoutMs`, anything else on a hung origin.
+   */
   async forward(req: Request, path: string, placement?: Placement): Promise<Response> {
     const targets = this.ordered(placement).map((o) => o.url);
     const replayable = req.method === 'GET' || req.method === 'HEAD';
     let last: unknown;
     for (const base of replayable ? targets : targets.slice(0, 1)) {
+      const guard = replayable ? this.#readTimeout() : this.#probeWhileWaiting(base);
       try {
-        const res = await this.#o.fetch(`${base}${path}`, { method: req.method, headers: req.headers, body: req.body, signal: req.signal, ...(req.body ? { duplex: 'half' } : {}) } as RequestInit);
+        const signal = req.signal ? AbortSignal.any([req.signal, guard.signal]) : guard.signal;
+        const res = await this.#o.fetch(`${base}${path}`, { method: req.method, headers: req.headers, body: req.body, signal, ...(req.body ? { duplex: 'half' } : {}) } as RequestInit);
+        guard.stop();
         if (res.status >= 500 && replayable) {
           downUntil.set(base, Date.now() + this.#o.downForMs);
           last = res;
@@ -286,8 +292,11 @@ export class OriginClient {
         }
         return res;
       } catch (err) {
+        guard.stop();
+        // The client went away: nothing is wrong with the origin.
+        if (req.signal?.aborted) throw err;
         downUntil.set(base, Date.now() + this.#o.downForMs);
-        last = err;
+        last = guard.signal.aborted ? guard.signal.reason : err;
       }
     }
     if (last instanceof Response) return last;
