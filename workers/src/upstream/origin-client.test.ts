@@ -162,13 +162,15 @@ describe('OriginClient', () => {
     expect(client.ordered({ region: 'x' }).map((o) => o.url)).toEqual(['http://other', 'http://hung']);
     expect(await client.putPart(body(), { placement: { region: 'x' } })).toMatchObject({ size: 1 });
 
-    // An origin that answers its probes keeps a slow write, however long it takes.
-    busyAnswersAt = 200;
+    // An origin that answers its probes keeps a slow write, however long it takes; the probes space out (30, 60, 120,
+    // then 180 ms apart: twice as long each time, at most six times the first wait).
+    busyAnswersAt = 400;
     const busy = new OriginClient({ origins: [{ url: 'http://busy', region: 'x' }], secret: 'k', fetch: fetchImpl, writeProbeAfterMs: 30, writeProbeTimeoutMs: 30 });
     sent.length = 0;
     expect(await busy.putPart(body(), {})).toMatchObject({ size: 1 });
     const probes = sent.filter((s) => s.url === 'http://busy/version').length;
     expect(probes).toBeGreaterThanOrEqual(3);
+    expect(probes).toBeLessThanOrEqual(5);
     // No probe outlives the write.
     await new Promise((r) => setTimeout(r, 100));
     expect(sent.filter((s) => s.url === 'http://busy/version').length).toBe(probes);

@@ -63,14 +63,17 @@ export interface OriginClientOptions {
   /**
    * Writes and releases wait for their answer as long as their origin works on them, but not on an origin that
    * stopped answering altogether (hung, its socket still taking connections): after this long without an answer,
-   * and again each time as long, the origin's `/version` must answer within `writeProbeTimeoutMs`, or the request is
-   * given up and the origin counted as down. A slow client's upload keeps its origin busy, not silent. @default 10000
+   * and again after twice as long each time (at most six times as long), the origin's `/version` must answer within
+   * `writeProbeTimeoutMs`, or the request is given up and the origin counted as down. A slow client's upload keeps its origin busy, not silent. @default 10000
    */
   writeProbeAfterMs?: number;
   /** How long that probe may take, ms. @default 5000 */
   writeProbeTimeoutMs?: number;
   fetch?: typeof fetch;
 }
+
+/** The longest wait between two liveness probes of one write, in units of writeProbeAfterMs. */
+const PROBE_BACKOFF_MAX = 6;
 
 /** In-isolate memory of failed origins (per worker isolate; a fresh isolate simply tries again). */
 const downUntil = new Map<string, number>();
@@ -316,13 +319,17 @@ export class OriginClient {
     const { writeProbeAfterMs: every, writeProbeTimeoutMs: within } = this.#o;
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    // Each answered probe doubles the wait for the next, up to PROBE_BACKOFF_MAX times the first: a long, slow upload
+    // costs a few dozen subrequests, not one per interval (Workers count them per request).
+    let wait = every;
     const probe = async () => {
       const deadline = new AbortController();
       const giveUp = setTimeout(() => deadline.abort(new Error(`no answer within ${within} ms`)), within);
       try {
         const res = await this.#o.fetch(`${base}/version`, { signal: deadline.signal });
         await res.body?.cancel();
-        if (!stopped) timer = setTimeout(probe, every);
+        wait = Math.min(wait * 2, every * PROBE_BACKOFF_MAX);
+        if (!stopped) timer = setTimeout(probe, wait);
       } catch (err) {
         if (!stopped) ac.abort(new Error(`it left a liveness probe unanswered (${(err as Error).message}) while a write waited for it`));
       } finally {
