@@ -3,8 +3,9 @@
  * origin stops answering (stopped with SIGSTOP: its socket still takes connections, nothing answers): an upload sent
  * to it is given up once it leaves a liveness probe unanswered, and the client's retry lands on the other origin;
  * reads of objects it wrote (a small packed one, a 40 MiB one of its own) come from the other origin, from the
- * storage nodes and the chain's record. (An origin that exits ends the whole local stack, so refused connections are
- * the unit tests' part: workers/src/upstream/origin-client.test.ts.)
+ * storage nodes and the chain's record. With both origins stopped, what the edge has cached is still served. (An
+ * origin that exits ends the whole local stack, so refused connections are the unit tests' part:
+ * workers/src/upstream/origin-client.test.ts.)
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -20,9 +21,11 @@ let stack: RunningStack;
 let s3: S3Client;
 let signed: AwsClient;
 let nearest: { url: string; pid: number };
+let other: { url: string; pid: number };
 const bucket = 'failover';
 const small = randomBytes(200_000);
 const large = randomBytes(40 * MiB);
+const fresh = randomBytes(300_000);
 
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest('hex');
 /** GetObject, with the edge's word on whether its cache answered (a miss asked an origin). */
@@ -47,6 +50,7 @@ beforeAll(async () => {
   const processes = (stack.stack as unknown as { originProcesses: { url: string; pid: number }[] }).originProcesses;
   expect(processes).toHaveLength(2);
   nearest = processes[0]; // the edge's own region (deoss start gives the first origin the edge's region)
+  other = processes[1];
   const creds = stack.stack.s3;
   // The SDK's default retries (3 attempts): what a user's client does with a 503.
   s3 = new S3Client({ endpoint: stack.stack.edge, region: creds.region, forcePathStyle: true, credentials: creds });
@@ -55,9 +59,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   s3?.destroy();
-  if (nearest) {
+  for (const o of [nearest, other]) {
+    if (!o) continue;
     try {
-      process.kill(nearest.pid, 'SIGCONT');
+      process.kill(o.pid, 'SIGCONT');
     } catch {
       // already gone
     }
@@ -76,7 +81,6 @@ describe('the edge with two origins', () => {
     // Hung (stopped, its socket still accepting). An upload goes to it first: given up once the probe after 1 s went
     // unanswered for 1 s (503), then the SDK's retry goes to the other origin.
     process.kill(nearest.pid, 'SIGSTOP');
-    const fresh = randomBytes(300_000);
     const started = Date.now();
     const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'during.bin', Body: fresh }));
     expect(put.$metadata.attempts).toBeGreaterThanOrEqual(2);
@@ -88,5 +92,13 @@ describe('the edge with two origins', () => {
     await new Promise((r) => setTimeout(r, 2500));
     expect(await read('small.bin')).toEqual({ md5: md5(small), cache: 'miss' });
     expect(await read('large.bin')).toEqual({ md5: md5(large), cache: 'miss' });
+  });
+
+  it('serves what it has cached with every origin stopped', async () => {
+    // The misses above filled the edge's cache in the background; the namespace and the keys live at the edge.
+    await until('the small object to be cached', async () => (await read('small.bin')).cache === 'hit', 30_000);
+    process.kill(other.pid, 'SIGSTOP');
+    expect(await read('small.bin')).toEqual({ md5: md5(small), cache: 'hit' });
+    expect(await read('during.bin')).toEqual({ md5: md5(fresh), cache: 'hit' });
   });
 });
