@@ -366,6 +366,19 @@ describe('awscli', () => {
     expect((await aws(['s3api', 'head-bucket', '--bucket', 'client-awscli-locked'])).code).not.toBe(0);
   });
 
+  it('suspends versioning (objects keep version id null) and refuses to enable it', async () => {
+    const versioning = async () => (await awsOk(['s3api', 'get-bucket-versioning', '--bucket', bucket])).trim();
+    expect(await versioning()).toBe('');
+    const enabled = await aws(['s3api', 'put-bucket-versioning', '--bucket', bucket, '--versioning-configuration', 'Status=Enabled']);
+    expect(enabled.stderr.toString()).toContain('NotImplemented');
+    expect(await versioning()).toBe('');
+    await awsOk(['s3api', 'put-bucket-versioning', '--bucket', bucket, '--versioning-configuration', 'Status=Suspended']);
+    expect(JSON.parse(await versioning())).toEqual({ Status: 'Suspended' });
+    await awsOk(['s3', 'cp', '--only-show-errors', small.path, `s3://${bucket}/versioning/a.bin`]);
+    const versions = JSON.parse(await awsOk(['s3api', 'list-object-versions', '--bucket', bucket, '--prefix', 'versioning/'])) as { Versions: { Key: string; VersionId: string; IsLatest: boolean }[] };
+    expect(versions.Versions.map((v) => [v.Key, v.VersionId, v.IsLatest])).toEqual([['versioning/a.bin', 'null', true]]);
+  });
+
   it('fails the way users expect: missing key, wrong secret', async () => {
     const missing = await aws(['s3api', 'get-object', '--bucket', bucket, '--key', 'no/such/key', join(work, 'aws-missing')]);
     expect(missing.code).toBe(254);

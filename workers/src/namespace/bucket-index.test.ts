@@ -518,7 +518,7 @@ describe('BucketIndex: tags and website redirects', () => {
     const { raw } = await newBucket();
     await runInDurableObject(raw, async (instance: BucketIndex, state) => {
       await instance.putObject('old', object(1));
-      for (const [table, column] of [['objects', 'tags'], ['objects', 'website_redirect'], ['bucket', 'tags'], ['bucket', 'policy']]) state.storage.sql.exec(`ALTER TABLE ${table} DROP COLUMN ${column}`);
+      for (const [table, column] of [['objects', 'tags'], ['objects', 'website_redirect'], ['bucket', 'tags'], ['bucket', 'policy'], ['bucket', 'versioning']]) state.storage.sql.exec(`ALTER TABLE ${table} DROP COLUMN ${column}`);
       const Index = instance.constructor as new (ctx: DurableObjectState, env: unknown) => BucketIndex;
       const upgraded = new Index(state, env);
       expect(await upgraded.getObject('old')).toMatchObject({ etag: md5hex(1) });
@@ -527,7 +527,16 @@ describe('BucketIndex: tags and website redirects', () => {
       await upgraded.putBucketTags([['b', '2']]);
       expect(await upgraded.getBucketTags()).toEqual([['b', '2']]);
       expect((await upgraded.setPolicy('{"Statement":[]}')).policy).toBe('{"Statement":[]}');
+      expect((await upgraded.suspendVersioning()).versioning).toBe('Suspended');
     });
+  });
+
+  it('records suspended versioning in the bucket record', async () => {
+    const { stub } = await newBucket();
+    expect((await stub.info())?.versioning).toBeUndefined();
+    await stub.suspendVersioning();
+    expect((await stub.info())?.versioning).toBe('Suspended');
+    expect((await stub.lookup('any')).bucket?.versioning).toBe('Suspended');
   });
 
   it('keeps a bucket policy until it is removed, in the record every read gets', async () => {

@@ -134,6 +134,13 @@ export class BucketIndex extends DurableObject<NamespaceBindings> {
     return this.#bucket();
   }
 
+  /** Records that versioning was suspended (PutBucketVersioning with Status Suspended). */
+  async suspendVersioning(): Promise<BucketRecord> {
+    this.#bucket();
+    this.#sql.exec("UPDATE bucket SET versioning = 'Suspended' WHERE id = 1");
+    return this.#bucket();
+  }
+
   /** Sets or (null) removes the bucket policy; the caller has checked it (s3/bucket-policy.ts). */
   async setPolicy(policy: string | null): Promise<BucketRecord> {
     this.#bucket();
@@ -728,9 +735,10 @@ const ADDED_COLUMNS: [string, string][] = [
   ['objects', 'tags'],
   ['objects', 'website_redirect'],
   ['bucket', 'policy'],
+  ['bucket', 'versioning'],
 ];
 
-type BucketRow = { name: string; owner: string; territory: string; created: number; acl: string; cors: string | null; website: string | null; policy: string | null };
+type BucketRow = { name: string; owner: string; territory: string; created: number; acl: string; cors: string | null; website: string | null; policy: string | null; versioning: string | null };
 type SummaryRow = { key: string; size: number; etag: string; last_modified: number; checksum_algorithm: string | null; checksum_type: string | null };
 type ObjectRow = SummaryRow & {
   fid: string | null;
@@ -775,6 +783,7 @@ type PartRow = {
 function bucketOf(row: BucketRow): BucketRecord {
   const record: BucketRecord = { name: row.name, owner: row.owner, territory: row.territory, created: row.created, acl: row.acl as CannedAcl };
   if (row.policy !== null && row.policy !== undefined) record.policy = row.policy;
+  if (row.versioning === 'Suspended') record.versioning = 'Suspended';
   return record;
 }
 

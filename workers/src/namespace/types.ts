@@ -13,6 +13,11 @@ export interface BucketRecord {
   acl: CannedAcl;
   /** The bucket policy as sent; only policies that let everyone read every object are accepted (s3/bucket-policy.ts). */
   policy?: string;
+  /**
+   * `Suspended` once PutBucketVersioning suspended versioning (it was never enabled: that is refused). Objects keep
+   * version id `null` either way, as in an unversioned bucket; only GetBucketVersioning tells the two apart, as S3.
+   */
+  versioning?: 'Suspended';
 }
 
 /** Whether anyone may read the bucket's objects: a `public-read` ACL or a (public-read) bucket policy. */

@@ -72,6 +72,8 @@ async function dispatch(call: S3Call, op: S3Operation): Promise<Response> {
       return buckets.getBucketLocation(call, op);
     case 'GetBucketVersioning':
       return buckets.getBucketVersioning(call, op);
+    case 'PutBucketVersioning':
+      return buckets.putBucketVersioning(call, op);
     case 'GetBucketSetting':
       return buckets.getBucketSetting(call, op);
     case 'GetBucketPolicy':

@@ -165,7 +165,8 @@ describe('service and bucket operations', () => {
     }
     for (const sub of ['analytics', 'inventory', 'metrics', 'intelligent-tiering']) expect(codeOf(() => parse('GET', `/b1b?${sub}`)), sub).toBe('NotImplemented');
     expect(codeOf(() => parse('GET', '/b1b/k?policy'))).toBe('NotImplemented');
-    expect(codeOf(() => parse('PUT', '/b1b?versioning'))).toBe('NotImplemented');
+    expect(parse('PUT', '/b1b?versioning').kind).toBe('PutBucketVersioning');
+    expect(codeOf(() => parse('PUT', '/b1b?versioning', { 'x-amz-mfa': '123456 789' }))).toBe('NotImplemented');
     expect(codeOf(() => parse('POST', '/b1b'))).toBe('MethodNotAllowed');
     expect(codeOf(() => parse('PUT', '/b1b/k?acl', {}, '<AccessControlPolicy/>'))).toBe('NotImplemented');
     expect(codeOf(() => parse('PUT', '/b1b/k?acl'))).toBe('InvalidRequest');

@@ -167,6 +167,7 @@ export type S3Operation =
   | (Located & { kind: 'DeleteBucketWebsite' })
   | (Located & { kind: 'GetBucketTagging' })
   | (Located & { kind: 'PutBucketTagging' })
+  | (Located & { kind: 'PutBucketVersioning' })
   | (Located & { kind: 'DeleteBucketTagging' })
   | (ListCommon & { kind: 'ListObjectsV1'; marker?: string; maxKeys: number })
   | (ListCommon & { kind: 'ListObjectsV2'; continuationToken?: string; startAfter?: string; maxKeys: number; fetchOwner: boolean })
@@ -872,7 +873,10 @@ function bucketOperation(method: string, q: URLSearchParams, h: Headers, located
         }
         return { ...located, kind: 'PutBucketAcl', acl };
       }
-      if (q.has('versioning')) throw new S3Error('NotImplemented', 'Bucket versioning cannot be enabled on this endpoint.');
+      if (q.has('versioning')) {
+        if (h.has('x-amz-mfa')) throw new S3Error('NotImplemented', 'MFA delete is not supported on this endpoint.');
+        return { ...located, kind: 'PutBucketVersioning' };
+      }
       const op: S3Op<'CreateBucket'> = { ...located, kind: 'CreateBucket', objectLockEnabled: h.get('x-amz-bucket-object-lock-enabled')?.toLowerCase() === 'true' };
       const acl = cannedAcl(h);
       if (acl) op.acl = acl;

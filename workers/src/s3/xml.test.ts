@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { S3Error } from './errors.ts';
 import {
   corsConfigurationXml, el, escapeXml, parseCompleteMultipartUpload, parseCorsConfiguration,
-  parseCreateBucketConfiguration, parseDelete, parseTagging, parseWebsiteConfiguration, parseXml, readXmlBody,
+  parseCreateBucketConfiguration, parseDelete, parseTagging, parseVersioningConfiguration, parseWebsiteConfiguration, parseXml, readXmlBody,
   S3_XML_NAMESPACE, taggingXml, unquoteEtag, websiteConfigurationXml, xmlDocument,
 } from './xml.ts';
 
@@ -142,6 +142,19 @@ describe('Delete', () => {
     expect(codeOf(() => parseDelete('<Delete></Delete>'))).toBe('MalformedXML');
     expect(codeOf(() => parseDelete('<Delete><Object><Key></Key></Object></Delete>'))).toBe('MalformedXML');
     expect(codeOf(() => parseDelete('<Delete><Quiet>maybe</Quiet><Object><Key>k</Key></Object></Delete>'))).toBe('MalformedXML');
+  });
+});
+
+describe('VersioningConfiguration', () => {
+  const doc = (inner: string) => `<VersioningConfiguration xmlns="${S3_XML_NAMESPACE}">${inner}</VersioningConfiguration>`;
+
+  it('reads Status and MfaDelete, both optional, and refuses other values', () => {
+    expect(parseVersioningConfiguration(doc('<Status>Suspended</Status>'))).toEqual({ status: 'Suspended' });
+    expect(parseVersioningConfiguration(doc('<Status>Enabled</Status><MfaDelete>Disabled</MfaDelete>'))).toEqual({ status: 'Enabled', mfaDelete: 'Disabled' });
+    expect(parseVersioningConfiguration(doc(''))).toEqual({});
+    expect(() => parseVersioningConfiguration(doc('<Status>Off</Status>'))).toThrow(/Enabled or Suspended/);
+    expect(() => parseVersioningConfiguration(doc('<MfaDelete>yes</MfaDelete>'))).toThrow(/Enabled or Disabled/);
+    expect(() => parseVersioningConfiguration('<Tagging/>')).toThrow();
   });
 });
 

@@ -464,6 +464,19 @@ export function parseDelete(xml: string | Uint8Array | XmlElement): DeleteReques
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Versioning
+
+/** A PutBucketVersioning body: `<VersioningConfiguration>` with an optional `<Status>` and `<MfaDelete>`. */
+export function parseVersioningConfiguration(xml: string | Uint8Array | XmlElement): { status?: 'Enabled' | 'Suspended'; mfaDelete?: 'Enabled' | 'Disabled' } {
+  const root = parseRoot(xml, 'VersioningConfiguration');
+  const status = trimmedText(root, 'Status');
+  const mfaDelete = trimmedText(root, 'MfaDelete');
+  if (status !== undefined && status !== 'Enabled' && status !== 'Suspended') throw malformed('<Status> is Enabled or Suspended');
+  if (mfaDelete !== undefined && mfaDelete !== 'Enabled' && mfaDelete !== 'Disabled') throw malformed('<MfaDelete> is Enabled or Disabled');
+  return { ...(status ? { status } : {}), ...(mfaDelete ? { mfaDelete } : {}) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Tagging
 
 /** Reads a PutObjectTagging or PutBucketTagging body: `<Tagging><TagSet><Tag><Key/><Value/></Tag>…</TagSet></Tagging>`. */

@@ -7,6 +7,7 @@ import {
   el,
   parseCorsConfiguration,
   parseCreateBucketConfiguration,
+  parseVersioningConfiguration,
   parseWebsiteConfiguration,
   parseXml,
   websiteConfigurationXml,
@@ -155,7 +156,21 @@ export async function getBucketLocation(call: S3Call, p: { bucket: string }): Pr
 export async function getBucketVersioning(call: S3Call, p: { bucket: string }): Promise<Response> {
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'write');
-  return xmlResponse(el('VersioningConfiguration', []));
+  return xmlResponse(el('VersioningConfiguration', bucket.versioning ? [el('Status', bucket.versioning)] : []));
+}
+
+/**
+ * PutBucketVersioning: `Suspended` is taken (objects keep version id `null`, as they do here already, and
+ * GetBucketVersioning then says so); `Enabled` and MFA delete are NotImplemented: this gateway keeps one version.
+ */
+export async function putBucketVersioning(call: S3Call, p: { bucket: string }): Promise<Response> {
+  const bucket = await requireBucket(call, p.bucket);
+  authorize(call, bucket, 'write');
+  const config = parseVersioningConfiguration(await readSmallBody(call.req, call.payload));
+  if (config.status === 'Enabled') throw s3Error('NotImplemented', 'Bucket versioning cannot be enabled on this endpoint: it keeps one version of each key. Suspended is accepted.');
+  if (config.mfaDelete === 'Enabled') throw s3Error('NotImplemented', 'MFA delete is not supported on this endpoint.');
+  if (config.status === 'Suspended' && !bucket.versioning) await ns(bucketIndex(call.e.env, p.bucket).suspendVersioning());
+  return new Response(null, { status: 200 });
 }
 
 function cannedAcl(value: string | null): CannedAcl {
