@@ -366,6 +366,23 @@ describe('awscli', () => {
     expect((await aws(['s3api', 'head-bucket', '--bucket', 'client-awscli-locked'])).code).not.toBe(0);
   });
 
+  it('honours --expected-bucket-owner and --expected-source-bucket-owner: the owner passes, anyone else is denied', async () => {
+    const owner = stack.stack.account;
+    const stranger = '5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty'; // //Bob (generic SS58 form); the dev account is //Alice
+    expect(owner).not.toBe(stranger);
+    await awsOk(['s3api', 'head-bucket', '--bucket', bucket, '--expected-bucket-owner', owner]);
+    const denied = await aws(['s3api', 'head-bucket', '--bucket', bucket, '--expected-bucket-owner', stranger]);
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr.toString()).toMatch(/403|Forbidden/);
+    const put = await aws(['s3api', 'put-object', '--bucket', bucket, '--key', 'owner/denied.bin', '--body', small.path, '--expected-bucket-owner', stranger]);
+    expect(put.stderr.toString()).toContain('AccessDenied');
+    expect((await aws(['s3api', 'head-object', '--bucket', bucket, '--key', 'owner/denied.bin'])).code).not.toBe(0); // nothing written
+    await awsOk(['s3api', 'put-object', '--bucket', bucket, '--key', 'owner/a.bin', '--body', small.path, '--expected-bucket-owner', owner]);
+    const copy = ['s3api', 'copy-object', '--bucket', bucket, '--key', 'owner/b.bin', '--copy-source', `${bucket}/owner/a.bin`];
+    expect((await aws([...copy, '--expected-source-bucket-owner', stranger])).stderr.toString()).toContain('AccessDenied');
+    await awsOk([...copy, '--expected-source-bucket-owner', owner, '--expected-bucket-owner', owner]);
+  });
+
   it('suspends versioning (objects keep version id null) and refuses to enable it', async () => {
     const versioning = async () => (await awsOk(['s3api', 'get-bucket-versioning', '--bucket', bucket])).trim();
     expect(await versioning()).toBe('');

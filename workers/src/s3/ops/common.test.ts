@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { OriginError } from '../../upstream/origin-client.ts';
 import { namespaceError } from '../../namespace/errors.ts';
 import { S3_ERRORS } from '../errors.ts';
-import { checkObjectAcl, ns, originToS3 } from './common.ts';
+import { encodeAddress } from '../../keys/ss58.ts';
+import { checkExpectedOwner, checkObjectAcl, ns, originToS3 } from './common.ts';
 
 const codeFor = (status: number, message: string) => {
   try {
@@ -51,5 +52,33 @@ describe('checkObjectAcl', () => {
     expect(code('public-read', 'public-read')).toBe('ok');
     for (const acl of ['public-read', 'public-read-write', 'authenticated-read'] as const) expect(code('private', acl), acl).toBe('AccessControlListNotSupported');
     expect(code('public-read', 'public-read-write')).toBe('AccessControlListNotSupported');
+  });
+});
+
+describe('checkExpectedOwner', () => {
+  const key = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
+  const owner = encodeAddress(key); // CESS prefix, as bucket records keep it
+  const codeOf = (headers: Record<string, string>, role: 'target' | 'source' = 'target') => {
+    try {
+      checkExpectedOwner({ req: new Request('http://s3/b', { headers }) }, { owner }, role);
+      return 'ok';
+    } catch (err) {
+      return (err as { code?: string }).code;
+    }
+  };
+
+  it('passes without the header or with the owner in any SS58 form, and denies any other account', () => {
+    expect(codeOf({})).toBe('ok');
+    expect(codeOf({ 'x-amz-expected-bucket-owner': owner })).toBe('ok');
+    expect(codeOf({ 'x-amz-expected-bucket-owner': encodeAddress(key, 42) })).toBe('ok'); // the generic prefix
+    expect(codeOf({ 'x-amz-expected-bucket-owner': encodeAddress(key.map((b) => b ^ 1)) })).toBe('AccessDenied');
+    expect(codeOf({ 'x-amz-expected-bucket-owner': '111122223333' })).toBe('AccessDenied'); // an AWS account number
+  });
+
+  it("checks a copy's source bucket against its own header only", () => {
+    const other = encodeAddress(key.map((b) => b ^ 1));
+    expect(codeOf({ 'x-amz-source-expected-bucket-owner': other }, 'source')).toBe('AccessDenied');
+    expect(codeOf({ 'x-amz-source-expected-bucket-owner': other }, 'target')).toBe('ok');
+    expect(codeOf({ 'x-amz-expected-bucket-owner': other }, 'source')).toBe('ok');
   });
 });

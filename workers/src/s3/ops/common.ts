@@ -1,4 +1,5 @@
 import type { EdgeContext } from '../../context.ts';
+import { canonicalAccount } from '../../keys/ss58.ts';
 import { BUCKET_RECORD_TTL_MS, bucketRecordCache } from '../../namespace/bucket-record-cache.ts';
 import { bucketIndex } from '../../namespace/env.ts';
 import { unwrapNamespaceError, type NamespaceErrorCode } from '../../namespace/errors.ts';
@@ -100,7 +101,10 @@ export async function requireBucket(call: S3Call, bucket: string): Promise<Bucke
  */
 export async function bucketForWrite(call: S3Call, bucket: string): Promise<BucketRecord> {
   const remembered = bucketRecordCache.get(bucket);
-  if (remembered && call.principal?.account === remembered.owner) return remembered;
+  if (remembered && call.principal?.account === remembered.owner) {
+    checkExpectedOwner(call, remembered, 'target');
+    return remembered;
+  }
   const info = await requireBucket(call, bucket);
   authorize(call, info, 'write');
   bucketRecordCache.set(bucket, info, BUCKET_RECORD_TTL_MS);
@@ -108,11 +112,31 @@ export async function bucketForWrite(call: S3Call, bucket: string): Promise<Buck
 }
 
 /** Writes need the owner; reads need the owner or a public-read bucket. */
-export function authorize(call: S3Call, bucket: BucketRecord, access: 'read' | 'write'): void {
+export function authorize(call: S3Call, bucket: BucketRecord, access: 'read' | 'write', role: 'target' | 'source' = 'target'): void {
+  checkExpectedOwner(call, bucket, role);
   if (call.principal?.account === bucket.owner) return;
   if (access === 'read' && publiclyReadable(bucket)) return;
   if (!call.principal) throw s3Error('AccessDenied', 'Anonymous access to this bucket is not allowed: sign the request or make the bucket public-read.');
   throw s3Error('AccessDenied');
+}
+
+/**
+ * `x-amz-expected-bucket-owner` (and `x-amz-source-expected-bucket-owner` for a copy's source bucket): a caller that
+ * names the account it expects to own the bucket gets AccessDenied from anyone else's, as from S3, so a script never
+ * writes into or reads from a bucket another account made under the name it meant. Owners here are CESS accounts:
+ * any SS58 form of the same key matches; anything else (an AWS account number) does not.
+ */
+export function checkExpectedOwner(call: Pick<S3Call, 'req'>, bucket: Pick<BucketRecord, 'owner'>, role: 'target' | 'source'): void {
+  const header = role === 'target' ? 'x-amz-expected-bucket-owner' : 'x-amz-source-expected-bucket-owner';
+  const expected = call.req.headers.get(header)?.trim();
+  if (expected === undefined) return;
+  let account: string | undefined;
+  try {
+    account = canonicalAccount(expected);
+  } catch {
+    account = undefined;
+  }
+  if (account !== bucket.owner) throw s3Error('AccessDenied', `The ${role === 'target' ? '' : 'source '}bucket is not owned by the account named in ${header}.`);
 }
 
 /**

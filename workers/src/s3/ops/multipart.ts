@@ -131,7 +131,7 @@ export async function uploadPartCopy(
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'write');
   const sourceBucket = p.sourceBucket === p.bucket ? bucket : await requireBucket(call, p.sourceBucket);
-  authorize(call, sourceBucket, 'read');
+  authorize(call, sourceBucket, 'read', 'source');
   const index = bucketIndex(call.e.env, p.bucket);
   const upload = await ns(index.getUpload(p.key, p.uploadId));
   const sse = p.sseCustomer;

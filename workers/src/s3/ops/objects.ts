@@ -230,7 +230,7 @@ export async function copyObject(
   authorize(call, target, 'write');
   checkObjectAcl(target, p.headers.acl);
   const sourceBucket = p.sourceBucket === p.bucket ? target : await requireBucket(call, p.sourceBucket);
-  authorize(call, sourceBucket, 'read');
+  authorize(call, sourceBucket, 'read', 'source');
   const sourceSse = p.sourceSseCustomer;
   const sse = p.sseCustomer;
   const same = p.bucket === p.sourceBucket && p.key === p.sourceKey;
