@@ -8,7 +8,8 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
  * text: every other X-Deoss-* header and Range, since the origin acts on them (whose file it is, its territory, its
  * key, which bytes). Requests older or newer than `skewMs` are refused, and a signature is accepted once. The random
  * nonce keeps legitimate twins apart: two reads of one FID, or two uploads of the same bytes, signed in the same
- * millisecond (the Workers clock stands still between I/O). The edge's copy is workers/src/upstream/origin-client.ts.
+ * millisecond (the Workers clock stands still between I/O). The edge signs with the same string and header block
+ * (workers/src/upstream/origin-client.ts imports them), through WebCrypto.
  */
 export const INTERNAL_HEADERS = {
   date: 'X-Deoss-Date',

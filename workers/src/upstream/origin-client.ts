@@ -1,9 +1,11 @@
 /**
  * The edge's client of the origins' internal API (origin/src/api/internal*.ts). Every request is signed with the
- * shared secret: HMAC-SHA256 over `METHOD\nPATH?QUERY\nX-Deoss-Date\nX-Deoss-Nonce\nX-Deoss-Content-SHA256`. Origins are chosen
- * nearest first (by region, from `request.cf`), and requests without a body fail over to the next origin when one
- * is unreachable or answers 5xx. An origin that failed is skipped for `downForMs`.
+ * shared secret as origin/src/auth/internal-hmac.ts verifies it (the string to sign and the signed headers come from
+ * there): HMAC-SHA256 over method, path and query, time, nonce, body hash and the X-Deoss-* and Range headers.
+ * Origins are chosen nearest first (by region, from `request.cf`), and requests without a body fail over to the next
+ * origin when one is unreachable or answers 5xx. An origin that failed is skipped for `downForMs`.
  */
+import { internalStringToSign, signedHeaderBlock } from '../../../origin/src/auth/internal-hmac.ts';
 
 export interface OriginTarget {
   url: string;
@@ -346,14 +348,14 @@ export class OriginClient {
     };
   }
 
-  /** origin/src/auth/internal-hmac.ts's signature, over `headers` too (signedHeaderBlock: what the origin acts on). */
+  /** The signature origin/src/auth/internal-hmac.ts verifies, over `headers` too (signedHeaderBlock: what the origin acts on). */
   async #sign(method: string, pathAndQuery: string, contentSha256: string, headers: Headers): Promise<Record<string, string>> {
     this.#key ??= crypto.subtle.importKey('raw', new TextEncoder().encode(this.#o.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
     const date = String(Date.now());
     // The origin accepts each signature once, and Date.now() stands still between I/O in Workers: without a nonce,
     // two reads of one FID (or two uploads of the same bytes) signed together would look like a replay.
     const nonce = hex(crypto.getRandomValues(new Uint8Array(16)));
-    const toSign = `${method.toUpperCase()}\n${pathAndQuery}\n${date}\n${nonce}\n${contentSha256}\n${signedHeaderBlock(headers)}`;
+    const toSign = internalStringToSign(method, pathAndQuery, date, nonce, contentSha256, signedHeaderBlock(headers));
     const mac = await crypto.subtle.sign('HMAC', await this.#key, new TextEncoder().encode(toSign));
     return { 'X-Deoss-Date': date, 'X-Deoss-Nonce': nonce, 'X-Deoss-Content-SHA256': contentSha256, 'X-Deoss-Signature': hex(new Uint8Array(mac)) };
   }
@@ -411,15 +413,4 @@ function hex(bytes: Uint8Array): string {
   let out = '';
   for (const b of bytes) out += b.toString(16).padStart(2, '0');
   return out;
-}
-
-const SIGNATURE_HEADERS = new Set(['x-deoss-date', 'x-deoss-nonce', 'x-deoss-content-sha256', 'x-deoss-signature']);
-
-/** The headers the internal signature covers besides its own (origin/src/auth/internal-hmac.ts signedHeaderBlock). */
-export function signedHeaderBlock(headers: Headers): string {
-  const lines: string[] = [];
-  for (const [name, value] of headers) {
-    if ((name.startsWith('x-deoss-') && !SIGNATURE_HEADERS.has(name)) || name === 'range') lines.push(`${name}:${value}`);
-  }
-  return lines.sort().join('\n');
 }

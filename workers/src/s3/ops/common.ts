@@ -102,7 +102,7 @@ export async function requireBucket(call: S3Call, bucket: string): Promise<Bucke
 export async function bucketForWrite(call: S3Call, bucket: string): Promise<BucketRecord> {
   const remembered = bucketRecordCache.get(bucket);
   if (remembered && call.principal?.account === remembered.owner) {
-    checkExpectedOwner(call, remembered, 'target');
+    authorize(call, remembered, 'write');
     return remembered;
   }
   const info = await requireBucket(call, bucket);
