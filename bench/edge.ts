@@ -6,16 +6,13 @@
  * JSON line per case; every line carries the CPU seconds each process group spent in it, which is where the time
  * goes on this 2-core machine.
  *
- * Two shapes of the same edge run side by side on the same origin: `deoss-edge`, exactly what `npm start` runs
- * (wrangler's dev server, the 100-continue front leading to the worker's own workerd), and
- * `deoss-edge-workerd`, the bundle `wrangler deploy` would upload running in workerd with nothing in front
- * (bench/workerd-edge.ts), which is how Cloudflare runs it. Their difference is what the local dev harness costs.
+ * The edge is exactly what `npm start` runs: the bundle `wrangler deploy` builds, in workerd, the edge port leading
+ * straight to the worker (origin/src/cli/edge-workerd.ts), which is how Cloudflare runs it.
  *
  * `npm run bench:edge`. Settings: BENCH_ROUNDS (5), BENCH_SMALL_COUNT (16 objects of 1 MiB per sample),
  * BENCH_LARGE_MB (256), BENCH_RANGE_OBJECT_MB (1024), BENCH_RANGES (8), BENCH_GET_REPEATS (3 cached reads per round),
  * BENCH_SMALL_CONCURRENCY (`1`; e.g. `1,4`: the small cases run once per listed number of requests in flight; 1 is one request
- * after another, 4 is what rclone does by default), BENCH_EDGES (`wrangler,workerd`: which edge shapes run),
- * BENCH_CASES (`small,large,range`: which groups of cases run), BENCH_TRACE (a file: each curl batch appends one JSON
+ * after another, 4 is what rclone does by default), BENCH_CASES (`small,large,range`: which groups of cases run), BENCH_TRACE (a file: each curl batch appends one JSON
  * line with its server, method, end time and every request's own milliseconds, to see a batch's spread).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -30,8 +27,6 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { AwsClient } from 'aws4fetch';
-import { readyLine } from '../origin/src/cli/edge-process.ts';
-import { issueS3Key } from '../origin/src/cli/start-edge.ts';
 import { freePort, startStack, type RunningStack } from '../test/support/stack.ts';
 import { envInt, median } from './lib.ts';
 
@@ -44,12 +39,8 @@ const RANGE_OBJECT = envInt('BENCH_RANGE_OBJECT_MB', 1024) * MiB;
 const RANGES = envInt('BENCH_RANGES', 8);
 const GET_REPEATS = envInt('BENCH_GET_REPEATS', 3);
 const SMALL_CONCURRENCY = (process.env.BENCH_SMALL_CONCURRENCY ?? '1').split(',').map((c) => Number(c.trim()));
-const EDGES = new Set((process.env.BENCH_EDGES ?? 'wrangler,workerd').split(',').map((c) => c.trim()));
-/** What each edge target is, for the JSON lines. */
-const EDGE_SHAPES: Record<string, string> = {
-  'deoss-edge': "npm start: wrangler's dev server, the worker in workerd behind the 100-continue front",
-  'deoss-edge-workerd': 'production shape: the deployed bundle in workerd, nothing in front (bench/workerd-edge.ts)',
-};
+/** What the edge target is, for the JSON lines. */
+const EDGE_SHAPE = 'npm start: the deployable bundle in workerd, the edge port straight to the worker';
 const CASES = new Set((process.env.BENCH_CASES ?? 'small,large,range').split(',').map((c) => c.trim()));
 /** The edge's cache segment (workers/src/cdn/object-reader.ts CDN_SEGMENT_SIZE). */
 const SEGMENT = 32 * MiB;
@@ -61,14 +52,12 @@ const bodyDir = await mkdtemp(join(tmpdir(), 'bench-edge-bodies-'));
 const pool = randomBytes(16 * MiB);
 
 interface Target {
-  impl: 'deoss-edge' | 'deoss-edge-workerd' | 's3rver';
+  impl: 'deoss-edge' | 's3rver';
   /** One of our edges (answers x-deoss-cache, stores through the origin). */
   edge: boolean;
   endpoint: string;
   s3: S3Client;
   signed: AwsClient;
-  /** Upload without `Expect: 100-continue`: nothing in front of the worker answers it (Cloudflare does in production). */
-  noExpect?: boolean;
 }
 
 console.log(JSON.stringify({ bench: 'environment', loadavg: loadavg().map((x) => Math.round(x * 100) / 100), note: 'load average at start' }));
@@ -76,13 +65,8 @@ const stack = await startStack();
 const s3rver = await startS3rver();
 process.once('exit', () => s3rver.process.kill('SIGTERM'));
 process.once('SIGINT', () => void stack.stop().finally(() => process.exit(130)));
-const workerdEdge = EDGES.has('workerd') ? await startWorkerdEdge() : undefined;
-process.once('exit', () => workerdEdge?.process.kill('SIGTERM'));
-const groups = processGroups(stack, s3rver.process, workerdEdge?.pids ?? []);
-const edges = [
-  ...(EDGES.has('wrangler') ? [target('deoss-edge', stack.stack.edge, stack.stack.s3)] : []),
-  ...(workerdEdge ? [{ ...target('deoss-edge-workerd', workerdEdge.url, workerdEdge.s3), noExpect: true }] : []),
-];
+const groups = processGroups(stack, s3rver.process);
+const edges = [target('deoss-edge', stack.stack.edge, stack.stack.s3)];
 const baseline = target('s3rver', s3rver.url, { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', region: 'us-east-1' });
 const targets = [...edges, baseline];
 
@@ -95,9 +79,7 @@ try {
 } finally {
   for (const t of targets) t.s3.destroy();
   s3rver.process.kill('SIGTERM');
-  workerdEdge?.process.kill('SIGTERM');
   await stack.stop();
-  if (workerdEdge) await rm(workerdEdge.home, { recursive: true, force: true });
   await rm(s3rver.dir, { recursive: true, force: true });
   await rm(bodyDir, { recursive: true, force: true });
 }
@@ -182,7 +164,7 @@ async function objectCases(label: string, size: number, count: number, concurren
           bytes: size * count,
           objects: count,
           concurrency,
-          ...(t.edge ? { shape: EDGE_SHAPES[t.impl] } : {}),
+          ...(t.edge ? { shape: EDGE_SHAPE } : {}),
           ...(name === 'put' && t.edge ? { ack: 'durable at the origin (DEOSS_ACK=durable)' } : {}),
           ...(name === 'put-until-stored' ? { note: 'until the chain holds the file record: 12 columns on 12 storage nodes' } : {}),
           ...(name === 'get' && t.edge ? { source: 'edge cache miss', originSegmentsFrom: sumCounts(sources.get(t)!) } : {}),
@@ -197,7 +179,7 @@ async function objectCases(label: string, size: number, count: number, concurren
       const r = [...(ratios.get(`${name}|${e.impl}`) ?? [])].sort((a, b) => a - b);
       return { median: round2(median(r)), min: round2(r[0]), max: round2(r[r.length - 1]), pairs: r.length };
     };
-    console.log(JSON.stringify({ bench: `goals-${label}`, impl: e.impl, shape: EDGE_SHAPES[e.impl], concurrency, put: { ...ratio('put'), goal: 0.75 }, get: ratio('get'), cachedGet: { ...ratio('get-again'), goal: 1.5 } }));
+    console.log(JSON.stringify({ bench: `goals-${label}`, impl: e.impl, shape: EDGE_SHAPE, concurrency, put: { ...ratio('put'), goal: 0.75 }, get: ratio('get'), cachedGet: { ...ratio('get-again'), goal: 1.5 } }));
   }
 }
 
@@ -235,7 +217,7 @@ async function rangeCases(): Promise<void> {
           bench: `ttfb-1MiB-range-of-${RANGE_OBJECT / MiB}MiB`,
           impl: t.impl,
           pass,
-          ...(t.edge ? { shape: EDGE_SHAPES[t.impl], cache: pass === 'first' ? 'miss' : 'hit' } : {}),
+          ...(t.edge ? { shape: EDGE_SHAPE, cache: pass === 'first' ? 'miss' : 'hit' } : {}),
           ms: round1(median(sorted)),
           min: round1(sorted[0]),
           max: round1(sorted[sorted.length - 1]),
@@ -349,7 +331,6 @@ async function curlBatch(
     const signed = await t.signed.sign(`${t.endpoint}/${BUCKET}/${encodeURI(r.key)}`, { method, headers: extra });
     if (i > 0) args.push('--next');
     args.push('-sS', '-X', method, '-o', '/dev/null', '-w', `%{http_code} %{size_download} %{time_total} %{url} %header{${CACHE_HEADER}}\n`, ...r.args);
-    if (method === 'PUT' && t.noExpect) args.push('-H', 'Expect:');
     signed.headers.forEach((v, k) => {
       if (k !== 'host') args.push('-H', `${k}: ${v}`);
     });
@@ -444,13 +425,11 @@ async function startS3rver(): Promise<{ url: string; dir: string; process: Child
   return { url, dir, process: child };
 }
 
-/** The pids whose CPU time each line reports: the edge (wrangler and its workerd), the origin, the storage nodes, s3rver, this client. */
-function processGroups(s: RunningStack, s3rverProcess: ChildProcess, workerdEdgePids: number[]): Record<string, number[]> {
-  const json = s.stack as unknown as { edgePid: number; edgeFrontPid: number; originProcesses: { pid: number }[]; storageNodes: { pid: number }[] };
+/** The pids whose CPU time each line reports: the edge (its runner and workerd), the origin, the storage nodes, s3rver, this client. */
+function processGroups(s: RunningStack, s3rverProcess: ChildProcess): Record<string, number[]> {
+  const json = s.stack as unknown as { edgePid: number; originProcesses: { pid: number }[]; storageNodes: { pid: number }[] };
   return {
-    // The edge's 100-continue front (continue-front.ts, its own process) moves every byte too.
-    edge: [json.edgeFrontPid, json.edgePid, ...descendants(json.edgePid)],
-    edgeWorkerd: workerdEdgePids,
+    edge: [json.edgePid, ...descendants(json.edgePid)],
     origin: json.originProcesses.map((o) => o.pid),
     nodes: json.storageNodes.map((n) => n.pid),
     s3rver: [s3rverProcess.pid!],
@@ -528,25 +507,4 @@ function round2(x: number): number {
 function rotate<T>(list: T[], by: number): T[] {
   const k = ((by % list.length) + list.length) % list.length;
   return [...list.slice(k), ...list.slice(0, k)];
-}
-
-/**
- * The production-shaped edge (bench/workerd-edge.ts) on the same origin as `npm start`'s, with its own namespace
- * state and an S3 key for the stack's dev account, proven the way `deoss keys create` proves it.
- */
-async function startWorkerdEdge(): Promise<{ url: string; s3: { accessKeyId: string; secretAccessKey: string; region: string }; process: ChildProcess; pids: number[]; home: string }> {
-  const home = await mkdtemp(join(tmpdir(), 'bench-workerd-edge-'));
-  const port = await freePort();
-  // The worker's settings and secrets exactly as `deoss start` handed them to wrangler (single-quoted dotenv).
-  const vars: Record<string, string> = {};
-  for (const line of readFileSync(join(stack.home, 'secrets', 'edge.env'), 'utf8').split('\n')) {
-    const m = /^([A-Z0-9_]+)='(.*)'$/.exec(line);
-    if (m) vars[m[1]] = m[2];
-  }
-  const script = fileURLToPath(new URL('./workerd-edge.ts', import.meta.url));
-  const child = spawn(process.execPath, [script, '--home', home, '--port', String(port)], { env: { ...process.env, EDGE_VARS: JSON.stringify(vars) }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const { url } = await readyLine<{ url: string }>(child, 'bench/workerd-edge.ts');
-  const key = await issueS3Key(url, { suri: stack.stack.devSuri, territory: stack.stack.territory, label: 'bench:edge' });
-  // Its workerd is a child of the runner by now (Miniflare started it before the runner said it was ready).
-  return { url, s3: { ...key, region: stack.stack.s3.region }, process: child, pids: [child.pid!, ...descendants(child.pid!)], home };
 }

@@ -47,7 +47,7 @@ export async function freePort(): Promise<number> {
   }
 }
 
-/** Runs `deoss start` exactly as a user does (real processes: storage nodes, origin, wrangler dev) on free ports. */
+/** Runs `deoss start` exactly as a user does (real processes: storage nodes, origin, the edge in workerd) on free ports. */
 export async function startStack(options: { args?: string[]; env?: NodeJS.ProcessEnv; home?: string } = {}): Promise<RunningStack> {
   // After a test run a stack's home holds gigabytes (every file is 12 fragments of 32 MiB segments, plus caches):
   // one made here is removed when the stack stops or fails to start, or every run would leave its own behind.

@@ -1,18 +1,14 @@
 /**
- * The local edge's process: wrangler's dev server for the worker (the same build, bindings, local Durable Object
- * and cache state, and reload on change as `wrangler dev`), through wrangler's own API so that it can tell where
- * the worker itself listens.
+ * The local edge's process under `deoss start --edge-dev`: wrangler's dev server for the worker (the same build,
+ * bindings and local Durable Object and cache state as `wrangler dev`, and a rebuild and reload on every change to
+ * the worker's code), listening on the edge port, through wrangler's own API so that it can tell when it is ready.
+ * For working on the worker; `deoss start` without the flag runs the deployable bundle (edge-workerd.ts).
  *
- * `wrangler dev` puts its proxy worker in front of the worker: a second workerd process that every request crosses,
- * there to hold requests while the worker reloads. It cost 1.5 ms of CPU and ~2.6 ms of latency per cached 1 MiB
- * GET here, more than the worker's own work (docs/performance.md). The stack's front (continue-front.ts) connects
- * to the worker's own socket instead, and to the proxy only when that refuses a connection (a reload under way).
- * A reload restarts the worker's workerd on a new port: until the front hears of it, the old port refuses and the
- * proxy serves.
+ * wrangler's dev server puts its proxy worker, a second workerd process that holds requests while the worker
+ * reloads, between clients and the worker: every request crosses both (docs/performance.md measures the cost).
  *
- * `node edge-dev.ts --config wrangler.toml --port P --persist-to DIR --env-file FILE`: P is the proxy's port.
- * Prints `{"ready":true,"url":proxy,"workerUrl":worker}` once the worker answers and `{"workerUrl":…}` after every
- * reload that moved it. Worker warnings and errors go to stderr (log level warn).
+ * `node edge-dev.ts --config wrangler.toml --port P --persist-to DIR --env-file FILE`. Prints
+ * `{"ready":true,"url":…}` once the worker answers. Worker warnings and errors go to stderr (log level warn).
  */
 import { parseArgs } from 'node:util';
 import { unstable_DevEnv } from 'wrangler';
@@ -30,19 +26,7 @@ if (!values.config || !values.port || !values['persist-to'] || !values['env-file
 }
 
 const devEnv = new unstable_DevEnv();
-let workerUrl: string | undefined;
-let announced = false;
-// The worker's address comes with every completed (re)load, the first one after `ready` may have resolved.
-const firstLoad = new Promise<void>((resolve) => {
-  devEnv.on('reloadComplete', (event: { proxyData: { userWorkerUrl: { protocol: string; hostname: string; port: string } } }) => {
-    const { protocol, hostname, port } = event.proxyData.userWorkerUrl;
-    const url = `${protocol}//${hostname}:${port}`;
-    resolve();
-    if (url === workerUrl) return;
-    workerUrl = url;
-    if (announced) process.stdout.write(`${JSON.stringify({ workerUrl })}\n`);
-  });
-});
+const firstLoad = new Promise<void>((resolve) => devEnv.once('reloadComplete', () => resolve()));
 const worker = await devEnv.startWorker({
   config: values.config,
   envFiles: [values['env-file']],
@@ -58,7 +42,6 @@ const worker = await devEnv.startWorker({
 await worker.ready;
 await firstLoad;
 const url = (await worker.url).origin;
-announced = true;
-process.stdout.write(`${JSON.stringify({ ready: true, url, workerUrl })}\n`);
+process.stdout.write(`${JSON.stringify({ ready: true, url })}\n`);
 const stop = () => void worker.dispose().finally(() => process.exit(0));
 process.once('SIGTERM', stop).once('SIGINT', stop);

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AwsClient } from 'aws4fetch';
 import { accountFromSuri } from '../chain/accounts.ts';
-import { startEdgeProcess, type EdgeProcess } from './edge-process.ts';
+import { startEdgeProcess, type EdgeProcess, type EdgeRunner } from './edge-process.ts';
 import { proofHeaders } from './keys.ts';
 
 export interface S3Credentials {
@@ -12,7 +12,7 @@ export interface S3Credentials {
 }
 
 /**
- * The edge part of `deoss start`: runs the worker under wrangler dev in front of the origins and makes sure the dev
+ * The edge part of `deoss start`: runs the worker in workerd (or wrangler's dev server) in front of the origins and makes sure the dev
  * account has a working S3 key (the one from the previous run when it still works, else a new one, proven with the
  * dev account's sr25519 key exactly as `deoss keys create` does).
  */
@@ -25,6 +25,7 @@ export async function startStackEdge(o: {
   territory: string;
   /** Extra worker vars (CUSTOM_DOMAINS, WEBSITE_DOMAINS, …); `deoss start` takes them from $DEOSS_EDGE_VARS. */
   vars?: Record<string, string>;
+  runner?: EdgeRunner;
 }): Promise<{ edge: EdgeProcess; s3: S3Credentials }> {
   const region = o.vars?.S3_REGION ?? 'us-east-1';
   const edge = await startEdgeProcess({
@@ -33,6 +34,7 @@ export async function startStackEdge(o: {
     origins: o.origins.map((url, i) => ({ url, region: i === 0 ? 'local' : `local-${i + 1}` })),
     edgeSecret: o.edgeSecret,
     vars: { S3_REGION: region, ...o.vars },
+    runner: o.runner,
     echo: process.stderr,
   });
   try {
@@ -42,7 +44,6 @@ export async function startStackEdge(o: {
     return { edge, s3: { ...created, region } };
   } catch (err) {
     edge.process.kill('SIGTERM');
-    edge.front.kill('SIGTERM');
     throw err;
   }
 }

@@ -13,15 +13,16 @@ import { parseEdgeVars, startStackEdge } from './start-edge.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/deoss.mjs', import.meta.url));
 
-const HELP = `usage: deoss start [--nodes N] [--origins N] [--origin-port N] [--edge-port N] [--no-edge] [--mdns]
+const HELP = `usage: deoss start [--nodes N] [--origins N] [--origin-port N] [--edge-port N] [--edge-dev] [--no-edge] [--mdns]
 
 Brings up the local stack on this machine: the local chain (a ledger file), N storage nodes (default 12), one or
 more origins (http://127.0.0.1:8080, 8081, ...) peering over libp2p, a funded dev account with a territory that has
 authorized every origin's gateway key. Extra origins keep their state under $DEOSS_HOME/origins/<n> and find the
 first one through its libp2p address; --mdns also turns on multicast DNS discovery between them. The edge worker
-(S3 and DeOSS APIs, websites, CDN) runs under wrangler dev at http://127.0.0.1:8787 in front of the origins, and
-the dev account gets an S3 access key. Writes the
-endpoints to $DEOSS_HOME/stack.json (default ./.deoss). Ctrl-C stops everything; state persists in $DEOSS_HOME.
+(S3 and DeOSS APIs, websites, CDN) runs at http://127.0.0.1:8787 in front of the origins, as wrangler deploy
+builds it, in workerd; --edge-dev runs it under wrangler's dev server instead, which reloads it on every change to
+its code. The dev account gets an S3 access key. Writes the endpoints to $DEOSS_HOME/stack.json (default ./.deoss).
+Ctrl-C stops everything; state persists in $DEOSS_HOME.
 `;
 
 interface Child {
@@ -39,6 +40,7 @@ export async function startCommand(argv: string[]): Promise<number> {
       origins: { type: 'string' },
       'origin-port': { type: 'string' },
       'edge-port': { type: 'string' },
+      'edge-dev': { type: 'boolean' },
       'no-edge': { type: 'boolean' },
       mdns: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -106,14 +108,14 @@ export async function startCommand(argv: string[]): Promise<number> {
     const edgePort = Number(values['edge-port'] ?? process.env.DEOSS_EDGE_PORT ?? 8787);
     const edge = values['no-edge']
       ? undefined
-      : await startStackEdge({ home, port: edgePort, origins: origins.map((o) => o.url), edgeSecret, userSuri: DEV_USER_SURI, territory: DEV_TERRITORY, vars: parseEdgeVars(process.env.DEOSS_EDGE_VARS) });
+      : await startStackEdge({ home, port: edgePort, origins: origins.map((o) => o.url), edgeSecret, userSuri: DEV_USER_SURI, territory: DEV_TERRITORY, vars: parseEdgeVars(process.env.DEOSS_EDGE_VARS), runner: values['edge-dev'] ? 'wrangler-dev' : 'workerd' });
     if (edge) {
       children.push({ role: 'edge', url: edge.edge.url, pid: edge.edge.pid, process: edge.edge.process });
-      // Stopped with the rest: a terminal's Ctrl-C reaches wrangler itself, a SIGTERM to `deoss start` does not.
-      spawned.push(edge.edge.process, edge.edge.front);
+      // Stopped with the rest: a terminal's Ctrl-C reaches the runner itself, a SIGTERM to `deoss start` does not.
+      spawned.push(edge.edge.process);
     }
     const stack = {
-      ...(edge ? { edge: edge.edge.url, edgePid: edge.edge.pid, edgeFrontPid: edge.edge.frontPid, s3: edge.s3 } : {}),
+      ...(edge ? { edge: edge.edge.url, edgePid: edge.edge.pid, edgeRunner: edge.edge.runner, s3: edge.s3 } : {}),
       origin: origin.url,
       origins: origins.map((o) => o.url),
       originProcesses: origins.map((o) => ({ url: o.url, pid: o.pid, gateway: o.gateway, p2p: o.p2p })),
