@@ -49,7 +49,7 @@ describe('the local stack lifecycle', () => {
     try {
       const workerd = await startStack({ home });
       try {
-        expect((workerd.stack as unknown as { edgeRunner: string }).edgeRunner).toBe('workerd');
+        expect(workerd.stack.edgeRunner).toBe('workerd');
         const s3 = client(workerd);
         await s3.send(new CreateBucketCommand({ Bucket: 'runners' }));
         await s3.send(new PutObjectCommand({ Bucket: 'runners', Key: 'first', Body: first }));
@@ -60,7 +60,7 @@ describe('the local stack lifecycle', () => {
       // The same home under wrangler's dev server: the bucket, the object and the S3 key are still there.
       const dev = await startStack({ home, args: ['--edge-dev'] });
       try {
-        expect((dev.stack as unknown as { edgeRunner: string }).edgeRunner).toBe('wrangler-dev');
+        expect(dev.stack.edgeRunner).toBe('wrangler-dev');
         expect(dev.stack.s3.accessKeyId).toBe(workerd.stack.s3.accessKeyId);
         const s3 = client(dev);
         expect((await read(s3, 'first')).equals(first)).toBe(true);

@@ -10,6 +10,8 @@ const BIN = fileURLToPath(new URL('../../bin/deoss.mjs', import.meta.url));
 /** `$DEOSS_HOME/stack.json` as `deoss start` writes it (the fields tests use). */
 export interface StackJson {
   edge: string;
+  /** How the edge runs: `workerd` (the default) or `wrangler-dev` (`deoss start --edge-dev`). */
+  edgeRunner: 'workerd' | 'wrangler-dev';
   origin: string;
   origins: string[];
   storageNodes: { url: string; pid: number }[];

@@ -57,7 +57,7 @@ const RUNNER_SCRIPTS: Record<EdgeRunner, string> = { workerd: './edge-workerd.ts
 /**
  * Runs the edge worker locally on `port` (edge-workerd.ts or, for working on the worker, wrangler's dev server),
  * its Durable Object and cache state under $DEOSS_HOME/edge. Secrets reach the worker through an env file in
- * $DEOSS_HOME (mode 0600), not the command line. workerd answers `Expect: 100-continue` itself (since 1.20261001;
+ * $DEOSS_HOME (mode 0600), not the command line. workerd answers `Expect: 100-continue` itself (since 1.20261014;
  * package.json pins a version that does), as Cloudflare's network does.
  */
 export async function startEdgeProcess(o: EdgeProcessOptions): Promise<EdgeProcess> {
