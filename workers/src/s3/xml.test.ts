@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { S3Error } from './errors.ts';
 import {
   corsConfigurationXml, el, escapeXml, parseCompleteMultipartUpload, parseCorsConfiguration,
-  parseCreateBucketConfiguration, parseDelete, parseTagging, parseVersioningConfiguration, parseWebsiteConfiguration, parseXml, readXmlBody,
+  parseCreateBucketConfiguration, parseDelete, parsePublicAccessBlock, parseTagging, parseVersioningConfiguration, parseWebsiteConfiguration, parseXml, readXmlBody,
   S3_XML_NAMESPACE, taggingXml, unquoteEtag, websiteConfigurationXml, xmlDocument,
 } from './xml.ts';
 
@@ -155,6 +155,21 @@ describe('VersioningConfiguration', () => {
     expect(() => parseVersioningConfiguration(doc('<Status>Off</Status>'))).toThrow(/Enabled or Suspended/);
     expect(() => parseVersioningConfiguration(doc('<MfaDelete>yes</MfaDelete>'))).toThrow(/Enabled or Disabled/);
     expect(() => parseVersioningConfiguration('<Tagging/>')).toThrow();
+  });
+});
+
+describe('PublicAccessBlockConfiguration', () => {
+  const doc = (inner: string) => `<PublicAccessBlockConfiguration xmlns="${S3_XML_NAMESPACE}">${inner}</PublicAccessBlockConfiguration>`;
+
+  it('names the settings turned on, and refuses unknown settings and values', () => {
+    const all = (v: string) => ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets'].map((f) => `<${f}>${v}</${f}>`).join('');
+    expect(parsePublicAccessBlock(doc(all('false')))).toEqual([]);
+    expect(parsePublicAccessBlock(doc(''))).toEqual([]);
+    expect(parsePublicAccessBlock(doc('<BlockPublicPolicy> TRUE </BlockPublicPolicy><IgnorePublicAcls>false</IgnorePublicAcls>'))).toEqual(['BlockPublicPolicy']);
+    expect(parsePublicAccessBlock(doc(all('true')))).toEqual(['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets']);
+    expect(codeOf(() => parsePublicAccessBlock(doc('<BlockPublicAcls>yes</BlockPublicAcls>')))).toBe('MalformedXML');
+    expect(codeOf(() => parsePublicAccessBlock(doc('<BlockEverything>true</BlockEverything>')))).toBe('MalformedXML');
+    expect(codeOf(() => parsePublicAccessBlock('<VersioningConfiguration/>'))).toBe('MalformedXML');
   });
 });
 

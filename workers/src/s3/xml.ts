@@ -476,6 +476,25 @@ export function parseVersioningConfiguration(xml: string | Uint8Array | XmlEleme
   return { ...(status ? { status } : {}), ...(mfaDelete ? { mfaDelete } : {}) };
 }
 
+/** The four settings of a PublicAccessBlockConfiguration. */
+export const PUBLIC_ACCESS_BLOCK_FLAGS = ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets'] as const;
+
+/**
+ * Reads a PutPublicAccessBlock body: which of the four settings it turns on (each is `true` or `false`, absent is
+ * false).
+ */
+export function parsePublicAccessBlock(xml: string | Uint8Array | XmlElement): (typeof PUBLIC_ACCESS_BLOCK_FLAGS)[number][] {
+  const root = parseRoot(xml, 'PublicAccessBlockConfiguration');
+  for (const child of root.children) {
+    if (!(PUBLIC_ACCESS_BLOCK_FLAGS as readonly string[]).includes(child.name)) throw malformed(`<${child.name}> is not a PublicAccessBlockConfiguration setting`);
+  }
+  return PUBLIC_ACCESS_BLOCK_FLAGS.filter((flag) => {
+    const value = trimmedText(root, flag)?.toLowerCase();
+    if (value !== undefined && value !== 'true' && value !== 'false') throw malformed(`<${flag}> is true or false`);
+    return value === 'true';
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Tagging
 

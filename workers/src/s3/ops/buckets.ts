@@ -7,9 +7,9 @@ import {
   el,
   parseCorsConfiguration,
   parseCreateBucketConfiguration,
+  parsePublicAccessBlock,
   parseVersioningConfiguration,
   parseWebsiteConfiguration,
-  parseXml,
   websiteConfigurationXml,
   type WebsiteConfiguration,
 } from '../xml.ts';
@@ -133,9 +133,7 @@ export async function deleteBucketPolicy(call: S3Call, p: { bucket: string }): P
 export async function putPublicAccessBlock(call: S3Call, p: { bucket: string }): Promise<Response> {
   const bucket = await requireBucket(call, p.bucket);
   authorize(call, bucket, 'write');
-  const root = parseXml(await readSmallBody(call.req, call.payload));
-  if (root.name !== 'PublicAccessBlockConfiguration') throw s3Error('MalformedXML');
-  const blocking = root.children.filter((c) => c.text.trim().toLowerCase() === 'true').map((c) => c.name);
+  const blocking = parsePublicAccessBlock(await readSmallBody(call.req, call.payload));
   if (blocking.length) throw s3Error('NotImplemented', `Blocking public access is not supported (${blocking.join(', ')}): keep buckets that must stay private without public-read ACLs or policies.`);
   return new Response(null, { status: 200 });
 }
