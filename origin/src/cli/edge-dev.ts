@@ -10,38 +10,24 @@
  * `node edge-dev.ts --config wrangler.toml --port P --persist-to DIR --env-file FILE`. Prints
  * `{"ready":true,"url":…}` once the worker answers. Worker warnings and errors go to stderr (log level warn).
  */
-import { parseArgs } from 'node:util';
 import { unstable_DevEnv } from 'wrangler';
+import { announceReady, runnerArgs } from './edge-process.ts';
 
-const { values } = parseArgs({
-  options: {
-    config: { type: 'string' },
-    port: { type: 'string' },
-    'persist-to': { type: 'string' },
-    'env-file': { type: 'string' },
-  },
-});
-if (!values.config || !values.port || !values['persist-to'] || !values['env-file']) {
-  throw new Error('usage: edge-dev.ts --config FILE --port P --persist-to DIR --env-file FILE');
-}
-
+const { config, port, persistTo, envFile } = runnerArgs('edge-dev.ts');
 const devEnv = new unstable_DevEnv();
 const firstLoad = new Promise<void>((resolve) => devEnv.once('reloadComplete', () => resolve()));
 const worker = await devEnv.startWorker({
-  config: values.config,
-  envFiles: [values['env-file']],
+  config,
+  envFiles: [envFile],
   dev: {
     remote: false,
-    server: { hostname: '127.0.0.1', port: Number(values.port) },
+    server: { hostname: '127.0.0.1', port },
     // `wrangler dev` opens one on a random port that nothing here reads; `npx wrangler dev` is there for debugging.
     inspector: false,
-    persist: values['persist-to'],
+    persist: persistTo,
     logLevel: 'warn',
   },
 });
 await worker.ready;
 await firstLoad;
-const url = (await worker.url).origin;
-process.stdout.write(`${JSON.stringify({ ready: true, url })}\n`);
-const stop = () => void worker.dispose().finally(() => process.exit(0));
-process.once('SIGTERM', stop).once('SIGINT', stop);
+announceReady((await worker.url).origin, () => worker.dispose());

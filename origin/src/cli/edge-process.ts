@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { writeDurably } from '../uploads/durable-file.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -50,6 +51,32 @@ export async function persistentSecret(home: string, name: string): Promise<stri
     await writeDurably(path, value);
     return value;
   }
+}
+
+/** What startEdgeProcess hands a runner script (edge-workerd.ts, edge-dev.ts) on its command line. */
+export interface RunnerArgs {
+  config: string;
+  port: number;
+  persistTo: string;
+  envFile: string;
+}
+
+/** A runner script's `--config FILE --port P --persist-to DIR --env-file FILE`. */
+export function runnerArgs(script: string): RunnerArgs {
+  const { values } = parseArgs({
+    options: { config: { type: 'string' }, port: { type: 'string' }, 'persist-to': { type: 'string' }, 'env-file': { type: 'string' } },
+  });
+  if (!values.config || !values.port || !values['persist-to'] || !values['env-file']) {
+    throw new Error(`usage: ${script} --config FILE --port P --persist-to DIR --env-file FILE`);
+  }
+  return { config: values.config, port: Number(values.port), persistTo: values['persist-to'], envFile: values['env-file'] };
+}
+
+/** A runner's last step: prints the ready line startEdgeProcess waits for, and disposes of the worker on SIGTERM/SIGINT. */
+export function announceReady(url: string, dispose: () => Promise<unknown>): void {
+  process.stdout.write(`${JSON.stringify({ ready: true, url })}\n`);
+  const stop = () => void dispose().finally(() => process.exit(0));
+  process.once('SIGTERM', stop).once('SIGINT', stop);
 }
 
 const RUNNER_SCRIPTS: Record<EdgeRunner, string> = { workerd: './edge-workerd.ts', 'wrangler-dev': './edge-dev.ts' };

@@ -15,23 +15,12 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { parseArgs, parseEnv, promisify } from 'node:util';
+import { parseEnv, promisify } from 'node:util';
 import { Log, LogLevel, Miniflare } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from 'wrangler';
+import { announceReady, runnerArgs } from './edge-process.ts';
 
-const { values } = parseArgs({
-  options: {
-    config: { type: 'string' },
-    port: { type: 'string' },
-    'persist-to': { type: 'string' },
-    'env-file': { type: 'string' },
-  },
-});
-if (!values.config || !values.port || !values['persist-to'] || !values['env-file']) {
-  throw new Error('usage: edge-workerd.ts --config FILE --port P --persist-to DIR --env-file FILE');
-}
-const config = values.config;
-const persist = values['persist-to'];
+const { config, port, persistTo: persist, envFile } = runnerArgs('edge-workerd.ts');
 
 // The bundle `wrangler deploy` would upload, built by wrangler itself.
 const wrangler = join(dirname(createRequire(import.meta.url).resolve('wrangler/package.json')), 'bin', 'wrangler.js');
@@ -47,7 +36,7 @@ const mf = new Miniflare({
   ...workerOptions,
   // The worker's name keys its Durable Objects' storage (DIR/v3/do/<name>-<class>), as under wrangler dev.
   name: wranglerConfig.name,
-  bindings: { ...workerOptions.bindings, ...parseEnv(readFileSync(values['env-file'], 'utf8')) },
+  bindings: { ...workerOptions.bindings, ...parseEnv(readFileSync(envFile, 'utf8')) },
   modules: true,
   scriptPath: join(outdir, 'index.js'),
   modulesRoot: outdir,
@@ -58,10 +47,7 @@ const mf = new Miniflare({
   durableObjectsPersist: join(persist, 'v3', 'do'),
   cachePersist: join(persist, 'v3', 'cache'),
   log: new Log(LogLevel.WARN),
-  unsafeDirectSockets: [{ host: '127.0.0.1', port: Number(values.port) }],
+  unsafeDirectSockets: [{ host: '127.0.0.1', port }],
 });
 await mf.ready;
-const url = (await mf.unsafeGetDirectURL()).toString().replace(/\/$/, '');
-process.stdout.write(`${JSON.stringify({ ready: true, url })}\n`);
-const stop = () => void mf.dispose().finally(() => process.exit(0));
-process.once('SIGTERM', stop).once('SIGINT', stop);
+announceReady((await mf.unsafeGetDirectURL()).toString().replace(/\/$/, ''), () => mf.dispose());
